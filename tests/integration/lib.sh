@@ -1,0 +1,60 @@
+# lib.sh -- shared helpers for the integration tests (sourced, bash).
+#
+# Every test works in its own temporary directory ($T) and registers cleanup
+# actions with on_exit; they run in reverse order when the test ends, pass or fail.
+# Processes are only ever stopped by the PIDs the test itself started.
+
+set -euo pipefail
+: "${VNET_BUILD:?set by ctest}"
+: "${VNET_SOURCE:?set by ctest}"
+VNETD=$VNET_BUILD/vnetd/vnetd
+VNETCTL=$VNET_BUILD/vnetd/vnetctl
+
+T=$(mktemp -d /tmp/vnet-it.XXXXXX)
+_cleanups=()
+on_exit() { _cleanups+=("$*"); }
+_run_cleanups() {
+    local rc=$?
+    set +e
+    for ((i=${#_cleanups[@]}-1; i>=0; i--)); do eval "${_cleanups[$i]}"; done
+    if [ $rc -ne 0 ] && [ -n "${KEEP_ON_FAILURE:-}" ]; then
+        echo "test failed; kept $T"
+    else
+        rm -rf "$T"
+    fi
+    exit $rc
+}
+trap _run_cleanups EXIT
+
+pass() { echo "ok - $*"; }
+fail() { echo "FAIL - $*" >&2; exit 1; }
+skip() { echo "skip - $*"; exit 77; }
+
+# expect_rc RC CMD... : runs CMD, fails unless it exits with RC; output in $OUT/$ERR.
+expect_rc() {
+    local want=$1; shift
+    set +e
+    "$@" >"$T/out" 2>"$T/err"
+    local got=$?
+    set -e
+    OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
+    [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want; stdout: $OUT; stderr: $ERR"
+}
+
+# stop_pid PID : TERM, then KILL after 5 s; only for PIDs this test started.
+stop_pid() {
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+# start_vnetd [ARGS...] : starts vnetd on $T/vnetd.sock with state in $T/state;
+# sets VNETD_PID.
+start_vnetd() {
+    export VNET_SOCKET=$T/vnetd.sock
+    "$VNETD" --socket "$VNET_SOCKET" --state-dir "$T/state" --log-file "$T/vnetd.log" \
+        --pidfile "$T/vnetd.pid" --detach "$@"
+    VNETD_PID=$(cat "$T/vnetd.pid")
+    on_exit "stop_pid $VNETD_PID"
+}

@@ -1,0 +1,354 @@
+#include "vnetd/ctl-commands.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/error.h"
+#include "lib/rpc-client.h"
+#include "lib/util.h"
+#include "vnet-config.h"
+
+const struct ctl_option ctl_global_options[] = {
+    { "socket", "PATH", "vnetd's control socket (default " VNET_DEFAULT_SOCKET
+      ", or $VNET_SOCKET)" },
+    { "json", NULL, "print the result as JSON" },
+    { "timeout", "SECS", "give up waiting for vnetd after SECS seconds (default 120)" },
+    { "help", NULL, "show this help" },
+    { "version", NULL, "show vnetctl's version" },
+    { NULL, NULL, NULL },
+};
+
+const char *
+ctl_get_option(const struct ctl_context *ctx, const char *name)
+{
+    for (size_t i = 0; i < ctx->n_opts; i++) {
+        if (!strcmp(ctx->opts[i].name, name)) {
+            return ctx->opts[i].value ? ctx->opts[i].value : "";
+        }
+    }
+    return NULL;
+}
+
+void
+ctl_print_json(struct ctl_context *ctx, struct json_object *obj)
+{
+    fprintf(ctx->out, "%s\n", json_object_to_json_string_ext(
+                obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+                | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+int
+ctl_call(struct ctl_context *ctx, const char *method, struct json_object *params,
+         struct json_object **ret_result)
+{
+    if (!ctx->client) {
+        int err = rpc_client_open(ctx->socket, &ctx->client);
+        if (err) {
+            fprintf(ctx->err, "vnetctl: cannot connect to vnetd at %s: %s%s\n",
+                    ctx->socket, strerror(-err),
+                    err == -ENOENT || err == -ECONNREFUSED
+                    ? " (is vnetd running? start it with 'vnetd --detach')" : "");
+            json_object_put(params);
+            return CTL_EXIT_USAGE;
+        }
+    }
+    struct vnet_error *error = NULL;
+    int rc = rpc_client_call(ctx->client, method, params, ctx->timeout_ms, ret_result,
+                             &error);
+    if (rc < 0) {
+        fprintf(ctx->err, "vnetctl: %s: %s\n", method,
+                rc == -ETIMEDOUT ? "vnetd did not answer in time"
+                : rc == -EPROTO ? "vnetd sent a malformed reply" : strerror(-rc));
+        return CTL_EXIT_USAGE;
+    }
+    if (rc > 0) {
+        fprintf(ctx->err, "vnetctl: %s\n", error->message);
+        vnet_error_destroy(error);
+        return CTL_EXIT_DAEMON;
+    }
+    return CTL_EXIT_OK;
+}
+
+/* Calls 'method' and prints the result as JSON if --json was given, otherwise
+ * with 'print' (if NULL, as JSON too). */
+static int
+call_and_print(struct ctl_context *ctx, const char *method, struct json_object *params,
+               void (*print)(struct ctl_context *, struct json_object *))
+{
+    struct json_object *result;
+    int rc = ctl_call(ctx, method, params, &result);
+    if (rc == CTL_EXIT_OK) {
+        if (ctx->json || !print) {
+            ctl_print_json(ctx, result);
+        } else {
+            print(ctx, result);
+        }
+        json_object_put(result);
+    }
+    return rc;
+}
+
+static const char *
+get_str(struct json_object *obj, const char *key)
+{
+    struct json_object *v;
+    return json_object_object_get_ex(obj, key, &v) ? json_object_get_string(v) : "";
+}
+
+static int64_t
+get_int(struct json_object *obj, const char *key)
+{
+    struct json_object *v;
+    return json_object_object_get_ex(obj, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+static struct json_object *
+name_params(const char *name)
+{
+    struct json_object *params = json_object_new_object();
+    json_object_object_add(params, "name", json_object_new_string(name));
+    return params;
+}
+
+/* ---- version, status, log ---------------------------------------------------- */
+
+static void
+print_version(struct ctl_context *ctx, struct json_object *r)
+{
+    fprintf(ctx->out, "vnetctl %s\nvnetd %s\n", VNET_VERSION, get_str(r, "version"));
+}
+
+static int
+cmd_version(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "version", NULL, print_version);
+}
+
+static void
+print_status(struct ctl_context *ctx, struct json_object *r)
+{
+    struct json_object *v;
+    double uptime = json_object_object_get_ex(r, "uptime_s", &v)
+                    ? json_object_get_double(v) : 0;
+    fprintf(ctx->out, "vnetd %s (pid %" PRId64 "), up %.0f s\n", get_str(r, "version"),
+            get_int(r, "pid"), uptime);
+    fprintf(ctx->out, "socket:  %s (%" PRId64 " clients)\n", get_str(r, "socket"),
+            get_int(r, "clients"));
+    fprintf(ctx->out, "state:   %s (generation %" PRId64 ")\n", get_str(r, "state_file"),
+            get_int(r, "state_generation"));
+    fprintf(ctx->out, "chains:  %" PRId64 "\n", get_int(r, "chains"));
+    struct json_object *notices;
+    if (json_object_object_get_ex(r, "notices", &notices)
+        && json_object_array_length(notices)) {
+        fprintf(ctx->out, "notices at start-up:\n");
+        for (size_t i = 0; i < json_object_array_length(notices); i++) {
+            fprintf(ctx->out, "  - %s\n",
+                    json_object_get_string(json_object_array_get_idx(notices, i)));
+        }
+    }
+}
+
+static int
+cmd_status(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "status", NULL, print_status);
+}
+
+static void
+print_levels(struct ctl_context *ctx, struct json_object *r)
+{
+    json_object_object_foreach(r, module, level) {
+        fprintf(ctx->out, "%-12s %s\n", module, json_object_get_string(level));
+    }
+}
+
+static int
+cmd_log_set(struct ctl_context *ctx)
+{
+    struct json_object *params = json_object_new_object();
+    json_object_object_add(params, "spec", json_object_new_string(ctx->argv[0]));
+    return call_and_print(ctx, "log/set", params, print_levels);
+}
+
+static int
+cmd_log_list(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "log/list", NULL, print_levels);
+}
+
+static void
+print_methods(struct ctl_context *ctx, struct json_object *r)
+{
+    for (size_t i = 0; i < json_object_array_length(r); i++) {
+        struct json_object *m = json_object_array_get_idx(r, i);
+        fprintf(ctx->out, "%-20s %s%s\n", get_str(m, "name"), get_str(m, "synopsis"),
+                json_object_get_boolean(json_object_object_get(m, "read_only"))
+                ? "" : " [changes state]");
+    }
+}
+
+static int
+cmd_list_commands(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "list-commands", NULL, print_methods);
+}
+
+/* ---- chains ------------------------------------------------------------------- */
+
+static int
+cmd_chain_load(struct ctl_context *ctx)
+{
+    const char *path = ctx->argv[0];
+    char *text;
+    int err = vnet_read_file(path, 1024 * 1024, &text, NULL);
+    if (err) {
+        fprintf(ctx->err, "vnetctl: %s: %s\n", path,
+                err == -EFBIG ? "larger than 1 MiB" : strerror(-err));
+        return CTL_EXIT_USAGE;
+    }
+    struct json_object *params = json_object_new_object();
+    json_object_object_add(params, "file", json_object_new_string(vnet_basename(path)));
+    json_object_object_add(params, "text", json_object_new_string(text));
+    free(text);
+    if (ctl_get_option(ctx, "replace")) {
+        json_object_object_add(params, "replace", json_object_new_boolean(true));
+    }
+    struct json_object *result;
+    int rc = ctl_call(ctx, "chain/load", params, &result);
+    if (rc == CTL_EXIT_OK) {
+        if (ctx->json) {
+            ctl_print_json(ctx, result);
+        } else {
+            struct json_object *tmpl = json_object_object_get(result, "template");
+            fprintf(ctx->out, "loaded chain '%s' (%zu nodes) from %s\n",
+                    get_str(result, "name"),
+                    json_object_array_length(json_object_object_get(tmpl, "nodes")),
+                    get_str(result, "source"));
+        }
+        json_object_put(result);
+    }
+    return rc;
+}
+
+static void
+print_chain_list(struct ctl_context *ctx, struct json_object *r)
+{
+    size_t n = json_object_array_length(r);
+    if (!n) {
+        fprintf(ctx->out, "no chains loaded\n");
+        return;
+    }
+    fprintf(ctx->out, "%-24s %5s  %-15s  %s\n", "NAME", "NODES", "BRIDGE", "DESCRIPTION");
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *c = json_object_array_get_idx(r, i);
+        fprintf(ctx->out, "%-24s %5" PRId64 "  %-15s  %s\n", get_str(c, "name"),
+                get_int(c, "nodes"), get_str(c, "bridge"), get_str(c, "description"));
+    }
+}
+
+static int
+cmd_chain_list(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "chain/list", NULL, print_chain_list);
+}
+
+static void
+print_chain(struct ctl_context *ctx, struct json_object *r)
+{
+    struct json_object *t = json_object_object_get(r, "template");
+    struct json_object *br = json_object_object_get(t, "bridge");
+    struct json_object *addr = json_object_object_get(t, "addressing");
+    time_t loaded = (time_t) get_int(r, "loaded_at");
+    char when[64];
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&loaded));
+
+    fprintf(ctx->out, "chain %s: %s\n", get_str(r, "name"), get_str(t, "description"));
+    fprintf(ctx->out, "  loaded from %s at %s\n", get_str(r, "source"), when);
+    fprintf(ctx->out, "  bridge %s (datapath %s)\n", get_str(br, "name"),
+            get_str(br, "datapath"));
+    fprintf(ctx->out, "  subnet %s: source %s, sink %s\n", get_str(addr, "subnet"),
+            get_str(addr, "source"), get_str(addr, "sink"));
+    struct json_object *nodes = json_object_object_get(t, "nodes");
+    fprintf(ctx->out, "  %-10s %-5s %4s %7s %10s %6s  %s\n", "NODE", "KIND", "CPUS",
+            "MEM_MiB", "PEAK_PPS", "QUEUE", "NF");
+    for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+        struct json_object *n = json_object_array_get_idx(nodes, i);
+        struct json_object *nf = json_object_object_get(n, "nf");
+        struct json_object *args = json_object_object_get(nf, "args");
+        char *cmd = vnet_xasprintf("%s%s%s", get_str(nf, "program"),
+                                   *get_str(nf, "mode") ? " --mode " : "",
+                                   get_str(nf, "mode"));
+        for (size_t a = 0; a < json_object_array_length(args); a++) {
+            char *more = vnet_xasprintf("%s %s", cmd, json_object_get_string(
+                                            json_object_array_get_idx(args, a)));
+            free(cmd);
+            cmd = more;
+        }
+        char peak[32], queue[32];
+        snprintf(peak, sizeof peak, "%" PRId64, get_int(nf, "peak_pps"));
+        snprintf(queue, sizeof queue, "%" PRId64, get_int(nf, "queue"));
+        fprintf(ctx->out, "  %-10s %-5s %4" PRId64 " %7" PRId64 " %10s %6s  %s\n",
+                get_str(n, "name"), get_str(n, "kind"), get_int(n, "cpus"),
+                get_int(n, "memory"), get_int(nf, "peak_pps") ? peak : "-",
+                get_int(nf, "queue") ? queue : "-", cmd);
+        free(cmd);
+    }
+    struct json_object *edges = json_object_object_get(
+        json_object_object_get(t, "graph"), "edges");
+    fprintf(ctx->out, "  graph:");
+    for (size_t i = 0; i < json_object_array_length(edges); i++) {
+        struct json_object *e = json_object_array_get_idx(edges, i);
+        fprintf(ctx->out, "%s %s -> %s", i ? "," : "",
+                json_object_get_string(json_object_array_get_idx(e, 0)),
+                json_object_get_string(json_object_array_get_idx(e, 1)));
+    }
+    fprintf(ctx->out, "\n");
+}
+
+static int
+cmd_chain_show(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "chain/show", name_params(ctx->argv[0]), print_chain);
+}
+
+static void
+print_deleted(struct ctl_context *ctx, struct json_object *r)
+{
+    fprintf(ctx->out, "deleted chain '%s'\n", get_str(r, "deleted"));
+}
+
+static int
+cmd_chain_delete(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "chain/delete", name_params(ctx->argv[0]), print_deleted);
+}
+
+static const struct ctl_option chain_load_options[] = {
+    { "replace", NULL, "replace a loaded chain of the same name" },
+    { NULL, NULL, NULL },
+};
+
+const struct ctl_command ctl_commands[] = {
+    { "version", 0, 0, "", "show the versions of vnetctl and vnetd", true, NULL,
+      cmd_version },
+    { "status", 0, 0, "", "show vnetd's health, state file and counts", true, NULL,
+      cmd_status },
+    { "list-commands", 0, 0, "", "list the methods vnetd serves", true, NULL,
+      cmd_list_commands },
+    { "log set", 1, 1, "SPEC", "set log levels, e.g. \"control:dbg\" or \"warn\"",
+      false, NULL, cmd_log_set },
+    { "log list", 0, 0, "", "show every log module's level", true, NULL, cmd_log_list },
+    { "chain load", 1, 1, "FILE", "register the chain template in FILE", false,
+      chain_load_options, cmd_chain_load },
+    { "chain list", 0, 0, "", "list the registered chains", true, NULL,
+      cmd_chain_list },
+    { "chain show", 1, 1, "NAME", "show a chain's template and state", true, NULL,
+      cmd_chain_show },
+    { "chain delete", 1, 1, "NAME", "remove a chain from vnetd", false, NULL,
+      cmd_chain_delete },
+    { NULL, 0, 0, NULL, NULL, false, NULL, NULL },
+};

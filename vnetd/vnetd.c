@@ -1,0 +1,369 @@
+/* vnetd -- the vnet daemon: one event loop driving the control socket, the registry
+ * and (in later modules) the OVS and libvirt adapters. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/util.h"
+#include "openvswitch/vlog.h"
+#include "lib/atomic-file.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "vnet-config.h"
+#include "vnetd/control.h"
+#include "vnetd/registry.h"
+#include "vnetd/state-file.h"
+#include "vnetd/vnetd.h"
+
+VNLOG_DEFINE_THIS_MODULE(vnetd);
+
+struct options {
+    const char *socket;
+    const char *socket_group;
+    bool read_only_for_all;
+    const char *state_dir;
+    const char *log_file;
+    const char *log_levels;
+    const char *pidfile;
+    bool detach;
+    bool reset_state;
+};
+
+/* Signals only set a flag and poke the loop through a pipe. */
+static volatile sig_atomic_t exit_signal;
+static volatile sig_atomic_t hup_signal;
+static int signal_pipe[2] = { -1, -1 };
+
+static void
+signal_handler(int sig)
+{
+    int saved = errno;
+    if (sig == SIGHUP) {
+        hup_signal = 1;
+    } else {
+        exit_signal = sig;
+    }
+    char c = 0;
+    ssize_t r = write(signal_pipe[1], &c, 1);
+    (void) r;
+    errno = saved;
+}
+
+static void
+signals_init(void)
+{
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        fprintf(stderr, "vnetd: pipe: %s\n", strerror(errno));
+        exit(EXIT_FAILURE);
+    }
+    /* Installed before OVS's fatal-signal module initialises: it then leaves them. */
+    struct sigaction sa = { .sa_handler = signal_handler };
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+signals_run(struct vnetd *d, const struct options *o)
+{
+    char buf[64];
+    while (read(signal_pipe[0], buf, sizeof buf) > 0) {
+        continue;
+    }
+    if (exit_signal) {
+        VNLOG_INFO("caught signal %d, exiting", (int) exit_signal);
+        d->exiting = true;
+    }
+    if (hup_signal) {
+        hup_signal = 0;
+        if (o->log_file) {
+            int err = vnlog_set_file(o->log_file);
+            VNLOG_INFO("reopened log file '%s'%s%s", o->log_file, err ? ": " : "",
+                       err ? strerror(-err) : "");
+        }
+    }
+}
+
+static void
+signals_wait(void)
+{
+    poll_fd_wait(signal_pipe[0], POLLIN);
+}
+
+struct vnet_error *
+vnetd_commit(struct vnetd *d, struct json_object *before)
+{
+    struct json_object *now = registry_to_json(&d->registry);
+    int err = state_file_save(d->state, now);
+    json_object_put(now);
+    if (!err) {
+        json_object_put(before);
+        return NULL;
+    }
+    registry_destroy(&d->registry);
+    struct vnet_error *restore = registry_from_json(&d->registry, before);
+    json_object_put(before);
+    if (restore) {
+        /* Impossible: 'before' was produced by registry_to_json(). */
+        VNLOG_ERR("cannot restore registry: %s", restore->message);
+        abort();
+    }
+    return vnet_error_from_errno(err, "cannot save state to %s; the change was "
+                                 "undone", state_file_path(d->state));
+}
+
+static void
+usage(void)
+{
+    printf("vnetd %s: the vnet daemon\n"
+           "usage: vnetd [OPTIONS]\n"
+           "  --socket PATH          control socket (default %s)\n"
+           "  --socket-group GROUP   group allowed to change state through the socket\n"
+           "  --read-only-for-all    let every local user call read-only methods\n"
+           "  --state-dir DIR        where state.json lives (default %s)\n"
+           "  --reset-state          start empty if no state file is readable\n"
+           "                         (unreadable files are kept aside, never deleted)\n"
+           "  --log-file PATH        log here instead of stderr (reopened on SIGHUP)\n"
+           "  --log-level SPEC       e.g. \"info\" or \"control:dbg,ANY:warn\"\n"
+           "  --pidfile PATH         write the daemon's pid here\n"
+           "  --detach               run in the background once the socket is ready\n"
+           "  --version, --help\n",
+           VNET_VERSION, VNET_DEFAULT_SOCKET, VNET_DEFAULT_STATE_DIR);
+}
+
+static void
+parse_options(int argc, char *argv[], struct options *o)
+{
+    enum { OPT_SOCKET = 256, OPT_GROUP, OPT_RO_ALL, OPT_STATE, OPT_RESET, OPT_LOGFILE,
+           OPT_LOGLEVEL, OPT_PIDFILE, OPT_DETACH, OPT_VERSION };
+    static const struct option longopts[] = {
+        { "socket", required_argument, NULL, OPT_SOCKET },
+        { "socket-group", required_argument, NULL, OPT_GROUP },
+        { "read-only-for-all", no_argument, NULL, OPT_RO_ALL },
+        { "state-dir", required_argument, NULL, OPT_STATE },
+        { "reset-state", no_argument, NULL, OPT_RESET },
+        { "log-file", required_argument, NULL, OPT_LOGFILE },
+        { "log-level", required_argument, NULL, OPT_LOGLEVEL },
+        { "pidfile", required_argument, NULL, OPT_PIDFILE },
+        { "detach", no_argument, NULL, OPT_DETACH },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    *o = (struct options) {
+        .socket = VNET_DEFAULT_SOCKET,
+        .state_dir = VNET_DEFAULT_STATE_DIR,
+    };
+    for (;;) {
+        int c = getopt_long(argc, argv, "h", longopts, NULL);
+        if (c == -1) {
+            break;
+        }
+        switch (c) {
+        case OPT_SOCKET: o->socket = optarg; break;
+        case OPT_GROUP: o->socket_group = optarg; break;
+        case OPT_RO_ALL: o->read_only_for_all = true; break;
+        case OPT_STATE: o->state_dir = optarg; break;
+        case OPT_RESET: o->reset_state = true; break;
+        case OPT_LOGFILE: o->log_file = optarg; break;
+        case OPT_LOGLEVEL: o->log_levels = optarg; break;
+        case OPT_PIDFILE: o->pidfile = optarg; break;
+        case OPT_DETACH: o->detach = true; break;
+        case OPT_VERSION: printf("vnetd %s\n", VNET_VERSION); exit(EXIT_SUCCESS);
+        case 'h': usage(); exit(EXIT_SUCCESS);
+        default:
+            fprintf(stderr, "vnetd: try 'vnetd --help'\n");
+            exit(EXIT_FAILURE);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vnetd: unexpected argument '%s'; try 'vnetd --help'\n",
+                argv[optind]);
+        exit(EXIT_FAILURE);
+    }
+}
+
+/* Forks; the parent waits until the child reports readiness (or failure) through a
+ * pipe and exits with the child's verdict.  Returns the write end in the child. */
+static int
+detach(void)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        fprintf(stderr, "vnetd: pipe: %s\n", strerror(errno));
+        exit(EXIT_FAILURE);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "vnetd: fork: %s\n", strerror(errno));
+        exit(EXIT_FAILURE);
+    }
+    if (pid > 0) {
+        close(fds[1]);
+        char c;
+        ssize_t n;
+        do {
+            n = read(fds[0], &c, 1);
+        } while (n < 0 && errno == EINTR);
+        exit(n == 1 && c == 'R' ? EXIT_SUCCESS : EXIT_FAILURE);
+    }
+    close(fds[0]);
+    setsid();
+    return fds[1];
+}
+
+static void
+detach_finish(int ready_fd, const struct options *o)
+{
+    if (ready_fd < 0) {
+        return;
+    }
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        if (o->log_file) {
+            dup2(null, STDERR_FILENO);
+        }
+        close(null);
+    }
+    ssize_t r = write(ready_fd, "R", 1);
+    (void) r;
+    close(ready_fd);
+}
+
+static void
+write_pidfile(const char *path)
+{
+    char *text = vnet_xasprintf("%d\n", (int) getpid());
+    int err = vnet_atomic_write(path, text, strlen(text), 0644);
+    if (err) {
+        VNLOG_WARN("cannot write pidfile '%s': %s", path, strerror(-err));
+    }
+    free(text);
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct options o;
+    parse_options(argc, argv, &o);
+    signals_init();
+    /* libopenvswitch's own modules log on the console only when something is wrong. */
+    vlog_set_levels(NULL, VLF_CONSOLE, VLL_WARN);
+    vlog_set_levels(NULL, VLF_SYSLOG, VLL_OFF);
+
+    if (o.log_levels) {
+        char *msg = vnlog_set_levels(o.log_levels);
+        if (msg) {
+            fprintf(stderr, "vnetd: --log-level: %s\n", msg);
+            return EXIT_FAILURE;
+        }
+    }
+    if (o.log_file) {
+        int err = vnlog_set_file(o.log_file);
+        if (err) {
+            fprintf(stderr, "vnetd: --log-file %s: %s\n", o.log_file, strerror(-err));
+            return EXIT_FAILURE;
+        }
+    }
+
+    struct control_options copts;
+    control_options_init(&copts);
+    copts.path = o.socket;
+    copts.max_message = 4 * 1024 * 1024;
+    copts.read_only_for_all = o.read_only_for_all;
+    if (o.read_only_for_all) {
+        copts.mode = 0666;
+    }
+    if (o.socket_group) {
+        struct group *gr = getgrnam(o.socket_group);
+        if (!gr) {
+            fprintf(stderr, "vnetd: --socket-group: no group named '%s'\n",
+                    o.socket_group);
+            return EXIT_FAILURE;
+        }
+        copts.group = gr->gr_gid;
+    }
+
+    int ready_fd = o.detach ? detach() : -1;
+
+    struct vnetd d = { .start_ns = vnet_mono_ns(), .socket_path = o.socket };
+    registry_init(&d.registry);
+
+    struct json_object *registry_json;
+    struct vnet_error *error = state_file_open(o.state_dir, o.reset_state, &d.state,
+                                               &registry_json, &d.notices);
+    if (!error) {
+        error = registry_from_json(&d.registry, registry_json);
+        json_object_put(registry_json);
+        if (error) {
+            error = vnet_error_wrap(error, "%s", state_file_path(d.state));
+        }
+    }
+    if (error) {
+        VNLOG_ERR("%s", error->message);
+        fprintf(stderr, "vnetd: %s\n", error->message);
+        return EXIT_FAILURE;
+    }
+
+    char *sockdir = vnet_xstrdup(o.socket);
+    char *slash = strrchr(sockdir, '/');
+    if (slash && slash != sockdir) {
+        *slash = '\0';
+        vnet_mkdir_p(sockdir, 0755);
+    }
+    free(sockdir);
+    int err = control_server_open(&copts, &d.control);
+    if (err) {
+        fprintf(stderr, "vnetd: cannot listen on %s: %s%s\n", o.socket, strerror(-err),
+                err == -EADDRINUSE ? " (another vnetd is running)" : "");
+        return EXIT_FAILURE;
+    }
+    builtin_cmds_register(&d);
+    chain_cmds_register(&d);
+    if (o.pidfile) {
+        write_pidfile(o.pidfile);
+    }
+    VNLOG_INFO("vnetd %s ready: %zu chains, state generation %llu", VNET_VERSION,
+               d.registry.n_chains,
+               (unsigned long long) state_file_generation(d.state));
+    detach_finish(ready_fd, &o);
+
+    while (!d.exiting) {
+        signals_run(&d, &o);
+        control_server_run(d.control);
+        if (d.exiting) {
+            break;
+        }
+        signals_wait();
+        control_server_wait(d.control);
+        poll_block();
+    }
+
+    control_server_close(d.control);
+    registry_destroy(&d.registry);
+    state_file_close(d.state);
+    json_object_put(d.notices);
+    if (o.pidfile) {
+        unlink(o.pidfile);
+    }
+    VNLOG_INFO("stopped");
+    return EXIT_SUCCESS;
+}
