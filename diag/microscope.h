@@ -1,0 +1,88 @@
+/* microscope.h -- queue-based root-cause diagnosis (Microscope) with AutoFocus
+ * aggregation, over a 'struct diag_trace' (trace.h).
+ *
+ * The algorithm is specified in ../shared/specs/diagnosis.md, part A: victims are
+ * packets whose per-NF latency exceeds mu + k*sigma or that were dropped; each
+ * victim's queue Q(p) = n_i - n_p over its queuing period is split into a local
+ * processing score S_p (blame on the NF itself) and an input score S_i, which is
+ * propagated upstream along the PreSet's paths (NET / PROPAGATE), recursively, down
+ * to NFs and to source flows.  Results are aggregated globally, per NF, and into
+ * AutoFocus patterns.
+ *
+ * Everything here is pure: no I/O, no logging above debug, no globals.
+ *
+ * Ownership: microscope_diagnose() returns a report the caller destroys with
+ * diag_report_destroy(); pointers inside it stay valid until then.  The report does
+ * not reference the trace. */
+#ifndef DIAG_MICROSCOPE_H
+#define DIAG_MICROSCOPE_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag/trace.h"
+
+struct json_object;
+struct vnet_error;
+
+struct microscope_config {
+    double k_sigma;             /* victim threshold in sigmas (default 1) */
+    uint64_t history_ns;        /* sliding history of non-victims (default 5 s) */
+    uint64_t t_max_ns;          /* queuing-period cap (default 50 ms) */
+    uint32_t n_max;             /* queuing-period cap in packets (default 2^20) */
+    double eps;                 /* recursion stops below this mass (default 0.01) */
+    bool excess_weighting;      /* A.10: blame source flows by excess (default true) */
+    double autofocus_h;         /* culprit-side threshold (default 0.05) */
+    double autofocus_hv;        /* victim-side threshold (default 0.10) */
+    bool estimate_peak;         /* A.3 online estimate when r_peak is 0 (default true) */
+};
+void microscope_config_init(struct microscope_config *);
+
+enum diag_culprit_kind {
+    DIAG_CULPRIT_NF,            /* local processing of NF 'nf' */
+    DIAG_CULPRIT_FLOW,          /* source traffic of flow 'flow' */
+    DIAG_CULPRIT_BACKLOG,       /* pre-existing overload at 'nf' (T_max cap) */
+    DIAG_CULPRIT_UNRESOLVED,    /* input share at 'nf' not resolved further */
+};
+
+struct diag_blame {
+    enum diag_culprit_kind kind;
+    uint32_t nf;                /* NF id for NF/BACKLOG/UNRESOLVED */
+    struct flow5 flow;          /* for FLOW */
+    double score;               /* packet units */
+};
+
+struct diag_victim {
+    uint64_t uid;
+    uint32_t nf;                /* the NF where it was a victim */
+    bool dropped;
+    bool service_time;          /* Q(p) = 0: its own service was slow */
+    double q;                   /* Q(p) */
+    struct diag_blame *blame;   /* sorted by descending score; sums to max(Q, 1) */
+    size_t n_blame;
+};
+
+struct diag_report;
+
+/* Diagnoses every victim in 'trace'.  Returns NULL and '*ret' on success, or an
+ * error for a trace that cannot be diagnosed at all (e.g. no NF has a peak rate and
+ * none can be estimated).  NFs that cannot be diagnosed individually are listed in
+ * the report as "uncalibrated" instead. */
+struct vnet_error *microscope_diagnose(const struct diag_trace *,
+                                       const struct microscope_config *,
+                                       struct diag_report **ret);
+
+/* Per-victim results, in the order victims were found. */
+size_t diag_report_n_victims(const struct diag_report *);
+const struct diag_victim *diag_report_victim(const struct diag_report *, size_t i);
+
+/* The offline contract: {"culprits": [...], "patterns": [...], "victims": N,
+ * "nfs": {...}, ...} (see issue "Diagnosers" and vnetctl(8)). */
+struct json_object *diag_report_to_json(const struct diag_report *);
+/* A readable report: ranked culprits with their evidence (caller frees). */
+char *diag_report_to_text(const struct diag_report *);
+
+void diag_report_destroy(struct diag_report *);
+
+#endif
