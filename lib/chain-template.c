@@ -239,9 +239,13 @@ parse_node(struct json_object *obj, const struct jpath *path, struct chain_node 
         || (error = jv_get_int(obj, path, "memory", false, 16, 1 << 20, &memory))) {
         return error;
     }
-    if (!strcmp(name, CHAIN_INGRESS) || !strcmp(name, CHAIN_EGRESS)) {
-        struct jpath p = JPATH_KEY(path, "name");
-        return jv_error(&p, "\"%s\" is reserved for the chain's endpoint", name);
+    static const char *const reserved[] = { CHAIN_INGRESS, CHAIN_EGRESS, "source",
+                                            "sink" };
+    for (size_t i = 0; i < VNET_ARRAY_SIZE(reserved); i++) {
+        if (!strcmp(name, reserved[i])) {
+            struct jpath p = JPATH_KEY(path, "name");
+            return jv_error(&p, "\"%s\" is reserved for the chain's endpoints", name);
+        }
     }
     if (!strcmp(kind, "lxc")) {
         node->kind = VNODE_LXC;

@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "vnet-config.h"
+#include "vnetd/chain-runtime.h"
 #include "vnetd/control.h"
 #include "vnetd/state-file.h"
 #include "vnetd/vnetd.h"
@@ -66,6 +67,10 @@ cmd_status(struct control_request *req, struct json_object *params, void *aux)
     json_object_object_add(r, "clients", json_object_new_int(
                                (int) control_server_n_clients(d->control)));
     json_object_object_add(r, "notices", json_object_get(d->notices));
+    json_object_object_add(r, "instance", json_object_new_string(d->registry.instance));
+    if (d->runtime) {
+        json_object_object_add(r, "substrate", chain_runtime_status(d->runtime));
+    }
     control_request_reply(req, r);
 }
 

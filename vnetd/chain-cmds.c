@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "lib/names.h"
 #include "lib/util.h"
+#include "vnetd/chain-runtime.h"
 #include "vnetd/control.h"
 #include "vnetd/registry.h"
 #include "vnetd/vnetd.h"
@@ -32,6 +33,17 @@ param_bool(struct json_object *params, const char *key)
     struct json_object *v;
     return params && json_object_object_get_ex(params, key, &v)
            && json_object_get_boolean(v);
+}
+
+/* The chain's registration plus, when it runs, its VNodes, ports and rules. */
+static struct json_object *
+describe(struct vnetd *d, const struct chain_entry *e)
+{
+    struct json_object *obj = chain_entry_to_json(e, true);
+    if (d->runtime && e->state != CHAIN_DEFINED) {
+        json_object_object_add(obj, "instance", chain_runtime_describe(d->runtime, e));
+    }
+    return obj;
 }
 
 static void
@@ -62,7 +74,7 @@ cmd_chain_load(struct control_request *req, struct json_object *params, void *au
     } else {
         VNLOG_INFO("loaded chain '%s' from '%s'", name, file);
         struct chain_entry *e = registry_find(&d->registry, name);
-        control_request_reply(req, chain_entry_to_json(e, true));
+        control_request_reply(req, describe(d, e));
     }
     free(name);
 }
@@ -77,6 +89,7 @@ cmd_chain_list(struct control_request *req, struct json_object *params, void *au
     }
     control_request_reply(req, array);
 }
+
 
 static struct chain_entry *
 find_or_fail(struct vnetd *d, struct control_request *req, const char *name)
@@ -96,8 +109,66 @@ cmd_chain_show(struct control_request *req, struct json_object *params, void *au
     struct vnetd *d = aux;
     struct chain_entry *e = find_or_fail(d, req, param_string(params, "name", ""));
     if (e) {
-        control_request_reply(req, chain_entry_to_json(e, true));
+        control_request_reply(req, describe(d, e));
     }
+}
+
+static bool
+need_runtime(struct vnetd *d, struct control_request *req)
+{
+    if (!d->runtime) {
+        control_request_fail(req, vnet_error_create(
+                                 VNET_ERR_BUSY, "this vnetd runs without a substrate "
+                                 "(--no-substrate): it cannot create VNodes"));
+        return false;
+    }
+    return true;
+}
+
+static void
+cmd_chain_create(struct control_request *req, struct json_object *params, void *aux)
+{
+    struct vnetd *d = aux;
+    struct chain_entry *e = find_or_fail(d, req, param_string(params, "name", ""));
+    if (!e || !need_runtime(d, req)) {
+        return;
+    }
+    if (e->state != CHAIN_DEFINED) {
+        control_request_fail(req, vnet_error_create(
+                                 VNET_ERR_BUSY, "chain '%s' is already %s", e->name,
+                                 chain_state_to_string(e->state)));
+        return;
+    }
+    for (size_t i = 0; i < e->tmpl->n_nodes; i++) {
+        if (e->tmpl->nodes[i].kind != VNODE_LXC) {
+            control_request_fail(req, vnet_error_create(
+                                     VNET_ERR_INVALID, "chain '%s': node '%s' is of kind "
+                                     "'qemu'; this vnetd runs LXC VNodes only (QEMU "
+                                     "VNodes need a guest image with the NF)", e->name,
+                                     e->tmpl->nodes[i].name));
+            return;
+        }
+    }
+    /* Record the intent durably before touching the substrate. */
+    struct json_object *before = registry_to_json(&d->registry);
+    registry_allocate_ids(&d->registry, e);
+    if (!e->port_base) {
+        json_object_put(before);
+        control_request_fail(req, vnet_error_create(
+                                 VNET_ERR_BUSY, "bridge '%s' has no free block of "
+                                 "OpenFlow port numbers", e->tmpl->bridge));
+        return;
+    }
+    e->state = CHAIN_RUNNING;
+    chain_entry_set_error(e, NULL);
+    struct vnet_error *error = vnetd_commit(d, before);
+    if (error) {
+        control_request_fail(req, error);
+        return;
+    }
+    VNLOG_INFO("creating chain '%s' (id %06x, ports %u..%u)", e->name, e->chain_id,
+               e->port_base, e->port_base + 255);
+    chain_runtime_hold(d->runtime, e, req);
 }
 
 static void
@@ -105,7 +176,32 @@ cmd_chain_delete(struct control_request *req, struct json_object *params, void *
 {
     struct vnetd *d = aux;
     const char *name = param_string(params, "name", "");
-    if (!find_or_fail(d, req, name)) {
+    struct chain_entry *e = find_or_fail(d, req, name);
+    if (!e) {
+        return;
+    }
+    bool keep = param_bool(params, "keep-template");
+    if (e->state != CHAIN_DEFINED) {
+        if (!need_runtime(d, req)) {
+            return;
+        }
+        /* Tear down first; the runtime unregisters it once nothing is left. */
+        struct json_object *before = registry_to_json(&d->registry);
+        e->state = CHAIN_DELETING;
+        e->remove_when_gone = !keep;
+        struct vnet_error *error = vnetd_commit(d, before);
+        if (error) {
+            control_request_fail(req, error);
+            return;
+        }
+        VNLOG_INFO("deleting chain '%s'", name);
+        chain_runtime_hold(d->runtime, e, req);
+        return;
+    }
+    if (keep) {
+        control_request_fail(req, vnet_error_create(VNET_ERR_BUSY, "chain '%s' is not "
+                                                    "running; nothing to tear down",
+                                                    name));
         return;
     }
     struct json_object *before = registry_to_json(&d->registry);
@@ -133,13 +229,21 @@ static const struct control_param name_params[] = {
     { NULL, 0, false },
 };
 
+static const struct control_param delete_params[] = {
+    { "name", CP_NAME, true },
+    { "keep-template", CP_BOOL, false },
+    { NULL, 0, false },
+};
+
 static const struct control_command chain_commands[] = {
     { "chain/load", "register a chain template: file=NAME text=JSON [replace]", false,
       load_params, cmd_chain_load },
     { "chain/list", "list the registered chains", true, NULL, cmd_chain_list },
     { "chain/show", "show one chain: name=CHAIN", true, name_params, cmd_chain_show },
-    { "chain/delete", "remove a chain: name=CHAIN", false, name_params,
-      cmd_chain_delete },
+    { "chain/create", "create the chain's VNodes, ports and rules: name=CHAIN", false,
+      name_params, cmd_chain_create },
+    { "chain/delete", "tear down and remove a chain: name=CHAIN [keep-template]",
+      false, delete_params, cmd_chain_delete },
     { NULL, NULL, false, NULL, NULL },
 };
 

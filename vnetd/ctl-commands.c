@@ -242,11 +242,13 @@ print_chain_list(struct ctl_context *ctx, struct json_object *r)
         fprintf(ctx->out, "no chains loaded\n");
         return;
     }
-    fprintf(ctx->out, "%-24s %5s  %-15s  %s\n", "NAME", "NODES", "BRIDGE", "DESCRIPTION");
+    fprintf(ctx->out, "%-24s %-9s %5s  %-15s  %s\n", "NAME", "STATE", "NODES",
+            "BRIDGE", "DESCRIPTION");
     for (size_t i = 0; i < n; i++) {
         struct json_object *c = json_object_array_get_idx(r, i);
-        fprintf(ctx->out, "%-24s %5" PRId64 "  %-15s  %s\n", get_str(c, "name"),
-                get_int(c, "nodes"), get_str(c, "bridge"), get_str(c, "description"));
+        fprintf(ctx->out, "%-24s %-9s %5" PRId64 "  %-15s  %s\n", get_str(c, "name"),
+                get_str(c, "state"), get_int(c, "nodes"), get_str(c, "bridge"),
+                get_str(c, "description"));
     }
 }
 
@@ -254,6 +256,42 @@ static int
 cmd_chain_list(struct ctl_context *ctx)
 {
     return call_and_print(ctx, "chain/list", NULL, print_chain_list);
+}
+
+static void
+print_instance(struct ctl_context *ctx, struct json_object *inst)
+{
+    struct json_object *vnodes = json_object_object_get(inst, "vnodes");
+    struct json_object *rules = json_object_object_get(inst, "rules");
+    fprintf(ctx->out, "  bridge %s, %" PRId64 " rules %s\n", get_str(inst, "bridge"),
+            get_int(rules, "count"),
+            json_object_get_boolean(json_object_object_get(rules, "installed"))
+            ? "installed" : "NOT installed");
+    if (*get_str(rules, "error")) {
+        fprintf(ctx->out, "  rules error: %s\n", get_str(rules, "error"));
+    }
+    fprintf(ctx->out, "  %-8s %-6s %-8s %-14s %6s %-7s %10s %10s %8s\n", "VNODE", "ROLE",
+            "STATE", "PORT", "OFPORT", "PORT_ST", "TO_VNODE", "FROM_VNODE", "DROPPED");
+    for (size_t i = 0; i < json_object_array_length(vnodes); i++) {
+        struct json_object *v = json_object_array_get_idx(vnodes, i);
+        struct json_object *nics = json_object_object_get(v, "nics");
+        for (size_t n = 0; n < json_object_array_length(nics); n++) {
+            struct json_object *nic = json_object_array_get_idx(nics, n);
+            fprintf(ctx->out, "  %-8s %-6s %-8s %-14s %6" PRId64 " %-7s %10" PRId64
+                    " %10" PRId64 " %8" PRId64 "\n",
+                    n ? "" : get_str(v, "node"), n ? "" : get_str(v, "role"),
+                    n ? "" : get_str(v, "state"), get_str(nic, "port"),
+                    get_int(nic, "ofport"), get_str(nic, "port_state"),
+                    get_int(nic, "to_vnode_packets"), get_int(nic, "from_vnode_packets"),
+                    get_int(nic, "to_vnode_dropped") + get_int(nic, "from_vnode_dropped"));
+            if (*get_str(nic, "error")) {
+                fprintf(ctx->out, "      port error: %s\n", get_str(nic, "error"));
+            }
+        }
+        if (*get_str(v, "error")) {
+            fprintf(ctx->out, "      VNode error: %s\n", get_str(v, "error"));
+        }
+    }
 }
 
 static void
@@ -267,7 +305,11 @@ print_chain(struct ctl_context *ctx, struct json_object *r)
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&loaded));
 
     fprintf(ctx->out, "chain %s: %s\n", get_str(r, "name"), get_str(t, "description"));
-    fprintf(ctx->out, "  loaded from %s at %s\n", get_str(r, "source"), when);
+    fprintf(ctx->out, "  state %s; loaded from %s at %s\n", get_str(r, "state"),
+            get_str(r, "source"), when);
+    if (*get_str(r, "last_error")) {
+        fprintf(ctx->out, "  last error: %s\n", get_str(r, "last_error"));
+    }
     fprintf(ctx->out, "  bridge %s (datapath %s)\n", get_str(br, "name"),
             get_str(br, "datapath"));
     fprintf(ctx->out, "  subnet %s: source %s, sink %s\n", get_str(addr, "subnet"),
@@ -307,12 +349,29 @@ print_chain(struct ctl_context *ctx, struct json_object *r)
                 json_object_get_string(json_object_array_get_idx(e, 1)));
     }
     fprintf(ctx->out, "\n");
+    struct json_object *inst = json_object_object_get(r, "instance");
+    if (inst) {
+        print_instance(ctx, inst);
+    }
 }
 
 static int
 cmd_chain_show(struct ctl_context *ctx)
 {
     return call_and_print(ctx, "chain/show", name_params(ctx->argv[0]), print_chain);
+}
+
+static void
+print_created(struct ctl_context *ctx, struct json_object *r)
+{
+    fprintf(ctx->out, "chain '%s' is running\n", get_str(r, "name"));
+    print_instance(ctx, r);
+}
+
+static int
+cmd_chain_create(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "chain/create", name_params(ctx->argv[0]), print_created);
 }
 
 static void
@@ -324,11 +383,20 @@ print_deleted(struct ctl_context *ctx, struct json_object *r)
 static int
 cmd_chain_delete(struct ctl_context *ctx)
 {
-    return call_and_print(ctx, "chain/delete", name_params(ctx->argv[0]), print_deleted);
+    struct json_object *params = name_params(ctx->argv[0]);
+    if (ctl_get_option(ctx, "keep-template")) {
+        json_object_object_add(params, "keep-template", json_object_new_boolean(true));
+    }
+    return call_and_print(ctx, "chain/delete", params, print_deleted);
 }
 
 static const struct ctl_option chain_load_options[] = {
     { "replace", NULL, "replace a loaded chain of the same name" },
+    { NULL, NULL, NULL },
+};
+
+static const struct ctl_option chain_delete_options[] = {
+    { "keep-template", NULL, "tear the chain down but keep its template loaded" },
     { NULL, NULL, NULL },
 };
 
@@ -348,7 +416,9 @@ const struct ctl_command ctl_commands[] = {
       cmd_chain_list },
     { "chain show", 1, 1, "NAME", "show a chain's template and state", true, NULL,
       cmd_chain_show },
-    { "chain delete", 1, 1, "NAME", "remove a chain from vnetd", false, NULL,
-      cmd_chain_delete },
+    { "chain create", 1, 1, "NAME", "create the chain's VNodes, ports and rules", false,
+      NULL, cmd_chain_create },
+    { "chain delete", 1, 1, "NAME", "tear a chain down and remove it from vnetd", false,
+      chain_delete_options, cmd_chain_delete },
     { NULL, 0, 0, NULL, NULL, false, NULL, NULL },
 };

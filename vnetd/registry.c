@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/chain-template.h"
+#include "lib/crc32c.h"
 #include "lib/error.h"
 #include "lib/jsonv.h"
 #include "lib/util.h"
@@ -15,12 +16,38 @@ registry_init(struct registry *reg)
     memset(reg, 0, sizeof *reg);
 }
 
+const char *
+chain_state_to_string(enum chain_state s)
+{
+    static const char *const names[] = { "defined", "running", "deleting" };
+    return names[s];
+}
+
+static int
+chain_state_from_string(const char *s)
+{
+    for (int i = CHAIN_DEFINED; i <= CHAIN_DELETING; i++) {
+        if (!strcmp(s, chain_state_to_string(i))) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+void
+chain_entry_set_error(struct chain_entry *e, const char *msg)
+{
+    free(e->last_error);
+    e->last_error = msg ? vnet_xstrdup(msg) : NULL;
+}
+
 static void
 entry_destroy(struct chain_entry *e)
 {
     if (e) {
         free(e->name);
         free(e->source);
+        free(e->last_error);
         chain_template_destroy(e->tmpl);
         free(e);
     }
@@ -33,6 +60,7 @@ registry_destroy(struct registry *reg)
         entry_destroy(reg->chains[i]);
     }
     free(reg->chains);
+    free(reg->instance);
     registry_init(reg);
 }
 
@@ -72,6 +100,13 @@ registry_add(struct registry *reg, struct chain_template *tmpl, const char *sour
 {
     bool found;
     size_t i = lookup(reg, tmpl->name, &found);
+    if (found && reg->chains[i]->state != CHAIN_DEFINED) {
+        struct vnet_error *error = vnet_error_create(
+            VNET_ERR_BUSY, "chain '%s' is %s; delete it before loading it again",
+            tmpl->name, chain_state_to_string(reg->chains[i]->state));
+        chain_template_destroy(tmpl);
+        return error;
+    }
     if (found && !replace) {
         struct vnet_error *error = vnet_error_create(
             VNET_ERR_EXISTS, "chain '%s' is already loaded (from %s); delete it first "
@@ -113,6 +148,40 @@ registry_remove(struct registry *reg, const char *name)
     return true;
 }
 
+void
+registry_allocate_ids(struct registry *reg, struct chain_entry *e)
+{
+    if (!e->chain_id) {
+        uint32_t id = vnet_crc32c(0, e->name, strlen(e->name)) & 0xffffff;
+        for (bool taken = true; taken;) {
+            id = id ? id : 1;
+            taken = false;
+            for (size_t i = 0; i < reg->n_chains; i++) {
+                taken |= reg->chains[i] != e && reg->chains[i]->chain_id == id;
+            }
+            if (taken) {
+                id = (id + 1) & 0xffffff;
+            }
+        }
+        e->chain_id = id;
+    }
+    if (!e->port_base) {
+        /* Blocks of 256 ports from 256 up; ports 1..255 are left to others. */
+        for (uint32_t base = 256; base + 256 <= 0xff00; base += 256) {
+            bool taken = false;
+            for (size_t i = 0; i < reg->n_chains; i++) {
+                const struct chain_entry *o = reg->chains[i];
+                taken |= o != e && o->port_base == base
+                         && !strcmp(o->tmpl->bridge, e->tmpl->bridge);
+            }
+            if (!taken) {
+                e->port_base = (uint16_t) base;
+                break;
+            }
+        }
+    }
+}
+
 struct json_object *
 chain_entry_to_json(const struct chain_entry *e, bool with_template)
 {
@@ -120,6 +189,20 @@ chain_entry_to_json(const struct chain_entry *e, bool with_template)
     json_object_object_add(obj, "name", json_object_new_string(e->name));
     json_object_object_add(obj, "source", json_object_new_string(e->source));
     json_object_object_add(obj, "loaded_at", json_object_new_int64(e->loaded_at));
+    json_object_object_add(obj, "state",
+                           json_object_new_string(chain_state_to_string(e->state)));
+    if (e->remove_when_gone) {
+        json_object_object_add(obj, "remove_when_gone", json_object_new_boolean(true));
+    }
+    if (e->chain_id) {
+        json_object_object_add(obj, "chain_id", json_object_new_int((int) e->chain_id));
+    }
+    if (e->port_base) {
+        json_object_object_add(obj, "port_base", json_object_new_int(e->port_base));
+    }
+    if (e->last_error) {
+        json_object_object_add(obj, "last_error", json_object_new_string(e->last_error));
+    }
     if (with_template) {
         json_object_object_add(obj, "template", chain_template_to_json(e->tmpl));
     } else {
@@ -136,6 +219,9 @@ struct json_object *
 registry_to_json(const struct registry *reg)
 {
     struct json_object *obj = json_object_new_object();
+    if (reg->instance) {
+        json_object_object_add(obj, "instance", json_object_new_string(reg->instance));
+    }
     struct json_object *chains = json_object_new_array();
     for (size_t i = 0; i < reg->n_chains; i++) {
         json_object_array_add(chains, chain_entry_to_json(reg->chains[i], true));
@@ -147,31 +233,51 @@ registry_to_json(const struct registry *reg)
 struct vnet_error *
 registry_from_json(struct registry *reg, struct json_object *obj)
 {
-    static const char *const fields[] = { "chains", NULL };
+    static const char *const fields[] = { "instance", "chains", NULL };
     static const char *const entry_fields[] = { "name", "source", "loaded_at",
-                                                "template", NULL };
+                                                "template", "state", "remove_when_gone",
+                                                "chain_id", "port_base", "last_error",
+                                                NULL };
     struct jpath root = JPATH_ROOT;
     struct json_object *chains = NULL;
     struct vnet_error *error;
 
     registry_init(reg);
+    const char *instance = NULL;
     if ((error = jv_check_object(obj, &root, fields))
-        || (error = jv_get_array(obj, &root, "chains", false, 0, 100000, &chains))
-        || !chains) {
+        || (error = jv_get_string(obj, &root, "instance", false, &instance))
+        || (error = jv_get_array(obj, &root, "chains", false, 0, 100000, &chains))) {
         return error;
+    }
+    reg->instance = instance ? vnet_xstrdup(instance) : NULL;
+    if (!chains) {
+        return NULL;
     }
     struct jpath p_chains = JPATH_KEY(&root, "chains");
     for (size_t i = 0; i < json_object_array_length(chains); i++) {
         struct json_object *e = json_object_array_get_idx(chains, i);
         struct jpath p = JPATH_INDEX(&p_chains, i);
         struct json_object *tmpl_json;
-        const char *source = "";
-        int64_t loaded_at = 0;
+        const char *source = "", *state = "defined", *last_error = NULL;
+        int64_t loaded_at = 0, chain_id = 0, port_base = 0;
+        bool remove_when_gone = false;
         struct chain_template *tmpl;
         if ((error = jv_check_object(e, &p, entry_fields))
             || (error = jv_get_string(e, &p, "source", false, &source))
             || (error = jv_get_int(e, &p, "loaded_at", false, 0, INT64_MAX, &loaded_at))
+            || (error = jv_get_string(e, &p, "state", false, &state))
+            || (error = jv_get_bool(e, &p, "remove_when_gone", false, &remove_when_gone))
+            || (error = jv_get_int(e, &p, "chain_id", false, 0, 0xffffff, &chain_id))
+            || (error = jv_get_int(e, &p, "port_base", false, 0, 0xff00, &port_base))
+            || (error = jv_get_string(e, &p, "last_error", false, &last_error))
             || (error = jv_get_member(e, &p, "template", true, &tmpl_json))) {
+            break;
+        }
+        int st = chain_state_from_string(state);
+        if (st < 0) {
+            struct jpath ps = JPATH_KEY(&p, "state");
+            error = jv_error_expected(&ps, "\"defined\", \"running\" or \"deleting\"",
+                                      json_object_object_get(e, "state"));
             break;
         }
         char *where = jpath_to_string(&p);
@@ -182,6 +288,15 @@ registry_from_json(struct registry *reg, struct json_object *obj)
             error = registry_add(reg, tmpl, source, loaded_at, false);
         }
         free(where);
+        if (!error) {
+            struct chain_entry *added = registry_find(
+                reg, json_object_get_string(json_object_object_get(tmpl_json, "name")));
+            added->state = st;
+            added->remove_when_gone = remove_when_gone;
+            added->chain_id = (uint32_t) chain_id;
+            added->port_base = (uint16_t) port_base;
+            chain_entry_set_error(added, last_error);
+        }
         if (error) {
             break;
         }

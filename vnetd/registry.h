@@ -17,14 +17,27 @@ struct chain_template;
 struct json_object;
 struct vnet_error;
 
+/* What the operator asked for a chain; the runtime converges the substrate to it. */
+enum chain_state {
+    CHAIN_DEFINED,              /* template registered, nothing running */
+    CHAIN_RUNNING,              /* VNodes, ports and rules wanted */
+    CHAIN_DELETING,             /* everything it made is being removed */
+};
+
 struct chain_entry {
     char *name;
     struct chain_template *tmpl;
     char *source;               /* file the template came from, for 'chain show' */
     int64_t loaded_at;          /* wall-clock seconds */
+    enum chain_state state;
+    bool remove_when_gone;      /* DELETING: unregister once torn down */
+    uint32_t chain_id;          /* 24-bit id used in names, MACs and cookies; 0 = none */
+    uint16_t port_base;         /* first OpenFlow port number of its block; 0 = none */
+    char *last_error;           /* why the last operation failed, or NULL */
 };
 
 struct registry {
+    char *instance;                 /* this vnetd's owner id, fixed at first start */
     struct chain_entry **chains;    /* sorted by name */
     size_t n_chains, cap_chains;
 };
@@ -41,8 +54,14 @@ struct vnet_error *registry_add(struct registry *, struct chain_template *tmpl,
 /* Removes and frees chain 'name'; returns false if there is none. */
 bool registry_remove(struct registry *, const char *name);
 
-/* Serialisation for the state file: {"chains": [{"name", "source", "loaded_at",
- * "template"}...]}. */
+/* Allocates an unused chain id for 'e' (derived from its name) and the lowest free
+ * block of OpenFlow port numbers on its bridge. */
+void registry_allocate_ids(struct registry *, struct chain_entry *);
+void chain_entry_set_error(struct chain_entry *, const char *msg);
+const char *chain_state_to_string(enum chain_state);
+
+/* Serialisation for the state file: {"instance", "chains": [{"name", "source",
+ * "loaded_at", "template", "state", "chain_id", "port_base", ...}...]}. */
 struct json_object *registry_to_json(const struct registry *);
 /* Rebuilds a registry from registry_to_json() output, validating every template
  * again.  On error '*reg' is left empty. */

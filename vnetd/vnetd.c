@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "vnet-config.h"
+#include "vnetd/chain-runtime.h"
 #include "vnetd/control.h"
 #include "vnetd/registry.h"
 #include "vnetd/state-file.h"
@@ -40,6 +41,16 @@ struct options {
     const char *pidfile;
     bool detach;
     bool reset_state;
+    bool no_substrate;
+    const char *libvirt_uri;
+    const char *ovs_db;
+    const char *ovs_rundir;
+    const char *datapath;
+    const char *templates_dir;
+    const char *vnode_init;
+    const char *nf_path;
+    const char *control_dir;
+    unsigned int op_timeout_s;
 };
 
 /* Signals only set a flag and poke the loop through a pipe. */
@@ -143,15 +154,31 @@ usage(void)
            "  --log-level SPEC       e.g. \"info\" or \"control:dbg,ANY:warn\"\n"
            "  --pidfile PATH         write the daemon's pid here\n"
            "  --detach               run in the background once the socket is ready\n"
+           "substrate:\n"
+           "  --libvirt-uri URI      libvirt connection (default %s)\n"
+           "  --ovs-db REMOTE        OVSDB remote (default unix:%s/db.sock)\n"
+           "  --ovs-rundir DIR       where bridges' OpenFlow sockets are (default %s)\n"
+           "  --datapath TYPE        auto, netdev or system (default auto: netdev when\n"
+           "                         the openvswitch kernel module is absent)\n"
+           "  --templates-dir DIR    domain XML templates (default: installed ones)\n"
+           "  --vnode-init PATH      the VNodes' init program\n"
+           "  --nf-path DIRS         colon-separated directories searched for NF programs\n"
+           "  --nf-control-dir DIR   NF control sockets (default %s/nf)\n"
+           "  --op-timeout SECS      give up creating/deleting a chain after SECS (120)\n"
+           "  --no-substrate         run without OVS and libvirt (registry only)\n"
            "  --version, --help\n",
-           VNET_VERSION, VNET_DEFAULT_SOCKET, VNET_DEFAULT_STATE_DIR);
+           VNET_VERSION, VNET_DEFAULT_SOCKET, VNET_DEFAULT_STATE_DIR,
+           VNET_DEFAULT_LIBVIRT_URI, VNET_DEFAULT_OVS_RUNDIR, VNET_DEFAULT_OVS_RUNDIR,
+           VNET_DEFAULT_RUN_DIR);
 }
 
 static void
 parse_options(int argc, char *argv[], struct options *o)
 {
     enum { OPT_SOCKET = 256, OPT_GROUP, OPT_RO_ALL, OPT_STATE, OPT_RESET, OPT_LOGFILE,
-           OPT_LOGLEVEL, OPT_PIDFILE, OPT_DETACH, OPT_VERSION };
+           OPT_LOGLEVEL, OPT_PIDFILE, OPT_DETACH, OPT_VERSION, OPT_NO_SUBSTRATE,
+           OPT_LIBVIRT, OPT_OVSDB, OPT_OVSRUN, OPT_DATAPATH, OPT_TEMPLATES,
+           OPT_VNODE_INIT, OPT_NF_PATH, OPT_CONTROL_DIR, OPT_OP_TIMEOUT };
     static const struct option longopts[] = {
         { "socket", required_argument, NULL, OPT_SOCKET },
         { "socket-group", required_argument, NULL, OPT_GROUP },
@@ -163,13 +190,29 @@ parse_options(int argc, char *argv[], struct options *o)
         { "pidfile", required_argument, NULL, OPT_PIDFILE },
         { "detach", no_argument, NULL, OPT_DETACH },
         { "version", no_argument, NULL, OPT_VERSION },
+        { "no-substrate", no_argument, NULL, OPT_NO_SUBSTRATE },
+        { "libvirt-uri", required_argument, NULL, OPT_LIBVIRT },
+        { "ovs-db", required_argument, NULL, OPT_OVSDB },
+        { "ovs-rundir", required_argument, NULL, OPT_OVSRUN },
+        { "datapath", required_argument, NULL, OPT_DATAPATH },
+        { "templates-dir", required_argument, NULL, OPT_TEMPLATES },
+        { "vnode-init", required_argument, NULL, OPT_VNODE_INIT },
+        { "nf-path", required_argument, NULL, OPT_NF_PATH },
+        { "nf-control-dir", required_argument, NULL, OPT_CONTROL_DIR },
+        { "op-timeout", required_argument, NULL, OPT_OP_TIMEOUT },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     *o = (struct options) {
         .socket = VNET_DEFAULT_SOCKET,
         .state_dir = VNET_DEFAULT_STATE_DIR,
+        .libvirt_uri = VNET_DEFAULT_LIBVIRT_URI,
+        .ovs_rundir = VNET_DEFAULT_OVS_RUNDIR,
+        .datapath = "auto",
+        .control_dir = VNET_DEFAULT_RUN_DIR "/nf",
+        .op_timeout_s = 120,
     };
+    unsigned long long secs;
     for (;;) {
         int c = getopt_long(argc, argv, "h", longopts, NULL);
         if (c == -1) {
@@ -186,6 +229,31 @@ parse_options(int argc, char *argv[], struct options *o)
         case OPT_PIDFILE: o->pidfile = optarg; break;
         case OPT_DETACH: o->detach = true; break;
         case OPT_VERSION: printf("vnetd %s\n", VNET_VERSION); exit(EXIT_SUCCESS);
+        case OPT_NO_SUBSTRATE: o->no_substrate = true; break;
+        case OPT_LIBVIRT: o->libvirt_uri = optarg; break;
+        case OPT_OVSDB: o->ovs_db = optarg; break;
+        case OPT_OVSRUN: o->ovs_rundir = optarg; break;
+        case OPT_DATAPATH:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "netdev")
+                && strcmp(optarg, "system")) {
+                fprintf(stderr, "vnetd: --datapath: expected auto, netdev or system, "
+                        "got '%s'\n", optarg);
+                exit(EXIT_FAILURE);
+            }
+            o->datapath = optarg;
+            break;
+        case OPT_TEMPLATES: o->templates_dir = optarg; break;
+        case OPT_VNODE_INIT: o->vnode_init = optarg; break;
+        case OPT_NF_PATH: o->nf_path = optarg; break;
+        case OPT_CONTROL_DIR: o->control_dir = optarg; break;
+        case OPT_OP_TIMEOUT:
+            if (vnet_parse_uint(optarg, 1, 3600, &secs)) {
+                fprintf(stderr, "vnetd: --op-timeout: expected seconds 1..3600, got "
+                        "'%s'\n", optarg);
+                exit(EXIT_FAILURE);
+            }
+            o->op_timeout_s = (unsigned int) secs;
+            break;
         case 'h': usage(); exit(EXIT_SUCCESS);
         default:
             fprintf(stderr, "vnetd: try 'vnetd --help'\n");
@@ -246,6 +314,91 @@ detach_finish(int ready_fd, const struct options *o)
     ssize_t r = write(ready_fd, "R", 1);
     (void) r;
     close(ready_fd);
+}
+
+/* Returns the directory of the running executable (caller frees). */
+static char *
+exe_dir(void)
+{
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) {
+        return vnet_xstrdup(".");
+    }
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (slash) {
+        *slash = '\0';
+    }
+    return vnet_xstrdup(buf);
+}
+
+/* Gives this vnetd its owner id the first time it starts with a given state. */
+static void
+ensure_instance_id(struct vnetd *d)
+{
+    if (d->registry.instance) {
+        return;
+    }
+    uint8_t raw[8];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, raw, sizeof raw) != (ssize_t) sizeof raw) {
+        uint64_t t = vnet_wall_ns() ^ (uint64_t) getpid() << 32;
+        memcpy(raw, &t, sizeof raw);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    struct json_object *before = registry_to_json(&d->registry);
+    d->registry.instance = vnet_xasprintf("%02x%02x%02x%02x%02x%02x%02x%02x", raw[0],
+                                          raw[1], raw[2], raw[3], raw[4], raw[5], raw[6],
+                                          raw[7]);
+    struct vnet_error *error = vnetd_commit(d, before);
+    if (error) {
+        fprintf(stderr, "vnetd: %s\n", error->message);
+        exit(EXIT_FAILURE);
+    }
+    VNLOG_INFO("this vnetd's owner id is %s", d->registry.instance);
+}
+
+static struct chain_runtime *
+start_runtime(struct vnetd *d, const struct options *o)
+{
+    char *dir = exe_dir();
+    char *init_path = o->vnode_init ? vnet_xstrdup(o->vnode_init)
+                                    : vnet_xasprintf("%s/vnet-vnode-init", dir);
+    if (!o->vnode_init && access(init_path, X_OK)) {
+        free(init_path);
+        init_path = vnet_xstrdup(VNET_LIBEXECDIR "/vnet-vnode-init");
+    }
+    char *nf_path = o->nf_path ? vnet_xstrdup(o->nf_path)
+                               : vnet_xasprintf("%s:%s/../examples/nf:%s", dir, dir,
+                                                VNET_BINDIR);
+    char *ovs_db = o->ovs_db ? vnet_xstrdup(o->ovs_db)
+                             : vnet_xasprintf("unix:%s/db.sock", o->ovs_rundir);
+    const char *templates = o->templates_dir;
+    if (!templates) {
+        templates = access(VNET_DATADIR "/templates/domains/lxc.xml", R_OK)
+                    ? VNET_SOURCE_TEMPLATES : VNET_DATADIR "/templates";
+    }
+    vnet_mkdir_p(o->control_dir, 0755);
+    struct chain_runtime_config cfg = {
+        .libvirt_uri = o->libvirt_uri,
+        .ovs_db = ovs_db,
+        .ovs_rundir = o->ovs_rundir,
+        .datapath = o->datapath,
+        .templates_dir = templates,
+        .vnode_init = init_path,
+        .nf_path = nf_path,
+        .control_dir = o->control_dir,
+        .op_timeout_s = o->op_timeout_s,
+    };
+    struct chain_runtime *rt = chain_runtime_create(d, &cfg);
+    free(dir);
+    free(init_path);
+    free(nf_path);
+    free(ovs_db);
+    return rt;
 }
 
 static void
@@ -336,6 +489,10 @@ main(int argc, char *argv[])
                 err == -EADDRINUSE ? " (another vnetd is running)" : "");
         return EXIT_FAILURE;
     }
+    ensure_instance_id(&d);
+    if (!o.no_substrate) {
+        d.runtime = start_runtime(&d, &o);
+    }
     builtin_cmds_register(&d);
     chain_cmds_register(&d);
     if (o.pidfile) {
@@ -349,14 +506,21 @@ main(int argc, char *argv[])
     while (!d.exiting) {
         signals_run(&d, &o);
         control_server_run(d.control);
+        if (d.runtime) {
+            chain_runtime_run(d.runtime);
+        }
         if (d.exiting) {
             break;
         }
         signals_wait();
         control_server_wait(d.control);
+        if (d.runtime) {
+            chain_runtime_wait(d.runtime);
+        }
         poll_block();
     }
 
+    chain_runtime_destroy(d.runtime);
     control_server_close(d.control);
     registry_destroy(&d.registry);
     state_file_close(d.state);

@@ -10,6 +10,7 @@
 
 #include "vnetd/registry.h"
 
+struct chain_runtime;
 struct control_server;
 struct json_object;
 struct state_file;
@@ -20,6 +21,7 @@ struct vnetd {
     struct registry registry;
     struct state_file *state;
     struct json_object *notices;   /* recoveries done at start-up, shown by 'status' */
+    struct chain_runtime *runtime; /* NULL when started with --no-substrate */
     uint64_t start_ns;
     const char *socket_path;
     bool exiting;

@@ -4,7 +4,7 @@
 # registry intact, and a corrupt state file reported and recovered from.
 source "$(dirname "$0")/lib.sh"
 
-start_vnetd
+start_vnetd --no-substrate
 expect_rc 0 "$VNETCTL" status
 grep -q "chains:  0" <<<"$OUT" || fail "fresh daemon should have no chains: $OUT"
 pass "vnetd starts and answers"
@@ -64,7 +64,7 @@ kill -KILL "$VNETD_PID"
 for _ in $(seq 50); do kill -0 "$VNETD_PID" 2>/dev/null || break; sleep 0.1; done
 expect_rc 1 "$VNETCTL" chain list
 grep -q "is vnetd running" <<<"$ERR" || fail "no-daemon message: $ERR"
-start_vnetd
+start_vnetd --no-substrate
 expect_rc 0 "$VNETCTL" chain list
 grep -q fw-nat-vpn <<<"$OUT" && grep -q lb-2fw-vpn <<<"$OUT" || fail "after kill -9: $OUT"
 pass "kill -9 + restart keeps the chains"
@@ -76,7 +76,7 @@ stop_pid "$VNETD_PID"
 
 # A corrupt state file is reported and the last good copy restored, not reset.
 printf '{"format": "vnet-state", "trunc' >"$T/state/state.json"
-start_vnetd
+start_vnetd --no-substrate
 expect_rc 0 "$VNETCTL" status
 grep -q "restored the last good state" <<<"$OUT" || fail "recovery notice: $OUT"
 ls "$T/state" | grep -q 'state.json.corrupt-' || fail "corrupt copy not kept"

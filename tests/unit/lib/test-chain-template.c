@@ -186,7 +186,10 @@ test_bad_fields(void **state)
                  "[a-z0-9][a-z0-9-]{0,23}, got \"abcdefghijklmnopqrstuvwxy\"");
     expect_error("nodes.0.name", "\"ingress\"",
                  "fw-nat.json: $.nodes[0].name: \"ingress\" is reserved for the "
-                 "chain's endpoint");
+                 "chain's endpoints");
+    expect_error("nodes.0.name", "\"sink\"",
+                 "fw-nat.json: $.nodes[0].name: \"sink\" is reserved for the "
+                 "chain's endpoints");
     expect_error("nodes.1.name", "\"fw\"",
                  "fw-nat.json: $.nodes[1].name: duplicate node name \"fw\"");
     expect_error("nodes.0.kind", "\"docker\"",

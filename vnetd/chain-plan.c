@@ -1,0 +1,354 @@
+#include "vnetd/chain-plan.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/error.h"
+#include "lib/util.h"
+
+const char *
+vnode_role_to_string(enum vnode_role role)
+{
+    return (role == VNODE_ROLE_SOURCE ? "source"
+            : role == VNODE_ROLE_SINK ? "sink" : "nf");
+}
+
+const char *
+vnet_mac_to_string(const uint8_t mac[6], char buf[18])
+{
+    snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+             mac[4], mac[5]);
+    return buf;
+}
+
+char *
+chain_plan_domain_name(const char *chain, const char *node)
+{
+    return vnet_xasprintf("vnet-%s-%s", chain, node);
+}
+
+static void
+ip_to_string(uint32_t ip, char buf[INET_ADDRSTRLEN])
+{
+    struct in_addr in = { .s_addr = htonl(ip) };
+    inet_ntop(AF_INET, &in, buf, INET_ADDRSTRLEN);
+}
+
+/* MACs are locally administered: 02:<chain id (24 bits)>:<vnode>:<nic>. */
+static void
+make_nic(struct vnode_nic *nic, uint32_t chain_id, unsigned int vnode_tag,
+         unsigned int nic_idx, const char *suffix, uint16_t ofport, uint32_t ip,
+         unsigned int prefix_len)
+{
+    snprintf(nic->ifname, sizeof nic->ifname, "vn%06x-%.4s", chain_id & 0xffffff, suffix);
+    snprintf(nic->guest, sizeof nic->guest, "eth%u", nic_idx);
+    nic->mac[0] = 0x02;
+    nic->mac[1] = (uint8_t) (chain_id >> 16);
+    nic->mac[2] = (uint8_t) (chain_id >> 8);
+    nic->mac[3] = (uint8_t) chain_id;
+    nic->mac[4] = (uint8_t) vnode_tag;
+    nic->mac[5] = (uint8_t) nic_idx;
+    nic->ip = ip;
+    nic->prefix_len = prefix_len;
+    nic->ofport = ofport;
+}
+
+static void
+argv_add(struct vnode_plan *v, size_t *cap, const char *arg)
+{
+    vnet_grow((void **) &v->argv, cap, v->argc + 1, sizeof *v->argv);
+    v->argv[v->argc++] = vnet_xstrdup(arg);
+}
+
+static void
+argv_addf(struct vnode_plan *v, size_t *cap, const char *fmt, unsigned long long n)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, fmt, n);
+    argv_add(v, cap, buf);
+}
+
+static void
+add_flow(struct chain_plan *p, size_t *cap, const char *fmt, ...)
+    VNET_PRINTF(3, 4);
+
+static void
+add_flow(struct chain_plan *p, size_t *cap, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    char *body = vnet_xvasprintf(fmt, args);
+    va_end(args);
+    vnet_grow((void **) &p->flows, cap, p->n_flows + 1, sizeof *p->flows);
+    p->flows[p->n_flows++] = vnet_xasprintf("cookie=0x%016llx,%s",
+                                            (unsigned long long) p->cookie, body);
+    free(body);
+}
+
+/* A forward or reverse "attachment point": the OVS port a packet arrives on or is
+ * sent to.  Endpoints are the source and sink ports. */
+static uint16_t
+in_port_of(const struct chain_plan *p, int idx)
+{
+    /* Node 'idx' receives forward traffic on its in NIC. */
+    return idx == CHAIN_EP_EGRESS ? p->vnodes[p->n_vnodes - 1].nics[0].ofport
+                                  : p->vnodes[idx].nics[0].ofport;
+}
+
+static uint16_t
+out_port_of(const struct chain_plan *p, int idx)
+{
+    /* Node 'idx' emits forward traffic on its out NIC; the source on its only NIC. */
+    return idx == CHAIN_EP_INGRESS ? p->vnodes[p->n_vnodes - 2].nics[0].ofport
+                                   : p->vnodes[idx].nics[1].ofport;
+}
+
+/* Actions that deliver to 'port'; endpoint ports get their own MAC as destination. */
+static char *
+deliver(const struct chain_plan *p, uint16_t port)
+{
+    for (size_t i = p->n_vnodes - 2; i < p->n_vnodes; i++) {
+        const struct vnode_plan *v = &p->vnodes[i];
+        if (v->nics[0].ofport == port) {
+            char mac[18];
+            return vnet_xasprintf("mod_dl_src:%s,mod_dl_dst:%s,output:%u",
+                                  VNET_GATEWAY_MAC, vnet_mac_to_string(v->nics[0].mac,
+                                                                       mac), port);
+        }
+    }
+    return vnet_xasprintf("output:%u", port);
+}
+
+/* Emits rules sending traffic that arrives on 'from' to one of 'to' (n ports),
+ * spreading TCP/UDP flows by the low bits of the L4 port field 'field'. */
+static void
+steer(struct chain_plan *p, size_t *cap, uint16_t from, const uint16_t *to, size_t n,
+      const char *field)
+{
+    char *dflt = deliver(p, to[0]);
+    add_flow(p, cap, "priority=100,in_port=%u,actions=%s", from, dflt);
+    free(dflt);
+    if (n < 2) {
+        return;
+    }
+    unsigned int bits = 1;
+    while ((1u << bits) < n) {
+        bits++;
+    }
+    unsigned int mask = (1u << bits) - 1;
+    static const char *const protos[] = { "tcp", "udp" };
+    for (size_t pr = 0; pr < 2; pr++) {
+        for (unsigned int b = 0; b <= mask; b++) {
+            char *act = deliver(p, to[b % n]);
+            add_flow(p, cap, "priority=110,in_port=%u,%s,%s=0x%x/0x%x,actions=%s", from,
+                     protos[pr], field, b, mask, act);
+            free(act);
+        }
+    }
+}
+
+static void
+arp_responder(struct chain_plan *p, size_t *cap, const struct vnode_nic *nic)
+{
+    char ip[INET_ADDRSTRLEN];
+    ip_to_string(nic->ip, ip);
+    /* Gratuitous ARP for its own address is not answered. */
+    add_flow(p, cap, "priority=210,in_port=%u,arp,arp_op=1,arp_tpa=%s,actions=drop",
+             nic->ofport, ip);
+    add_flow(p, cap, "priority=200,in_port=%u,arp,arp_op=1,actions="
+             "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:%s,"
+             "load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+             "move:NXM_OF_ARP_SPA[]->NXM_NX_REG0[],"
+             "move:NXM_OF_ARP_TPA[]->NXM_OF_ARP_SPA[],"
+             "move:NXM_NX_REG0[]->NXM_OF_ARP_TPA[],"
+             "load:0x%s->NXM_NX_ARP_SHA[],in_port",
+             nic->ofport, VNET_GATEWAY_MAC, "02766e000001");
+}
+
+/* Steers forward traffic emitted by 'from' (ingress or a node) to its successors. */
+static void
+steer_forward(struct chain_plan *p, size_t *cap, const struct chain_template *t,
+              int from, uint16_t *to)
+{
+    size_t n = 0;
+    for (size_t e = 0; e < t->n_edges; e++) {
+        if (t->edges[e].from == from) {
+            to[n++] = in_port_of(p, t->edges[e].to);
+        }
+    }
+    if (n) {
+        steer(p, cap, out_port_of(p, from), to, n, "tp_src");
+    }
+}
+
+/* Steers reverse traffic emitted towards 'at' (egress or a node) back to the
+ * predecessors of 'at'. */
+static void
+steer_reverse(struct chain_plan *p, size_t *cap, const struct chain_template *t, int at,
+              uint16_t *to)
+{
+    size_t n = 0;
+    for (size_t e = 0; e < t->n_edges; e++) {
+        if (t->edges[e].to == at) {
+            to[n++] = out_port_of(p, t->edges[e].from);
+        }
+    }
+    if (n) {
+        steer(p, cap, in_port_of(p, at), to, n, "tp_dst");
+    }
+}
+
+static void
+plan_flows(struct chain_plan *p, const struct chain_template *t)
+{
+    size_t cap = 0;
+    uint16_t *to = vnet_xcalloc(t->n_edges, sizeof *to);
+
+    arp_responder(p, &cap, &p->vnodes[p->n_vnodes - 2].nics[0]);
+    arp_responder(p, &cap, &p->vnodes[p->n_vnodes - 1].nics[0]);
+    steer_forward(p, &cap, t, CHAIN_EP_INGRESS, to);
+    steer_reverse(p, &cap, t, CHAIN_EP_EGRESS, to);
+    for (int i = 0; i < (int) t->n_nodes; i++) {
+        steer_forward(p, &cap, t, i, to);
+        steer_reverse(p, &cap, t, i, to);
+    }
+    free(to);
+}
+
+struct vnet_error *
+chain_plan_create(const struct chain_template *t, uint32_t chain_id, uint16_t port_base,
+                  const struct chain_plan_env *env, struct chain_plan **ret)
+{
+    struct chain_plan *p = vnet_xzalloc(sizeof *p);
+    p->chain = vnet_xstrdup(t->name);
+    p->chain_id = chain_id & 0xffffff;
+    p->bridge = vnet_xstrdup(t->bridge);
+    p->port_base = port_base;
+    p->cookie = (VNET_COOKIE_TAG << 32) | ((uint64_t) p->chain_id << 8)
+                | VNET_COOKIE_ROLE_STEER;
+    p->cookie_mask = ~0xffull;
+    p->n_vnodes = t->n_nodes + 2;
+    p->vnodes = vnet_xcalloc(p->n_vnodes, sizeof *p->vnodes);
+
+    for (size_t i = 0; i < t->n_nodes; i++) {
+        const struct chain_node *n = &t->nodes[i];
+        struct vnode_plan *v = &p->vnodes[i];
+        size_t cap = 0;
+        char *program = env->resolve_program(n->program, env->aux);
+        if (!program) {
+            chain_plan_destroy(p);
+            return vnet_error_create(VNET_ERR_INVALID, "node '%s': NF program '%s' not "
+                                     "found", n->name, n->program);
+        }
+        v->domain = chain_plan_domain_name(t->name, n->name);
+        v->node = vnet_xstrdup(n->name);
+        v->role = VNODE_ROLE_NF;
+        v->kind = n->kind;
+        v->cpus = n->cpus;
+        v->memory_mib = n->memory_mib;
+        v->control = vnet_xasprintf("%s/%s-%s.ctl", env->control_dir, t->name, n->name);
+        char sfx[8];
+        snprintf(sfx, sizeof sfx, "%02ui", (unsigned) (i % 100));
+        make_nic(&v->nics[0], p->chain_id, (unsigned) i, 0, sfx,
+                 (uint16_t) (port_base + 2 + 2 * i), (169u << 24) | (254u << 16)
+                 | (1u << 8) | 1, 30);
+        snprintf(sfx, sizeof sfx, "%02uo", (unsigned) (i % 100));
+        make_nic(&v->nics[1], p->chain_id, (unsigned) i, 1, sfx,
+                 (uint16_t) (port_base + 3 + 2 * i), (169u << 24) | (254u << 16)
+                 | (2u << 8) | 1, 30);
+        v->n_nics = 2;
+
+        argv_add(v, &cap, env->vnode_init);
+        argv_add(v, &cap, "--tx-off");
+        argv_add(v, &cap, "--no-ipv6");
+        argv_add(v, &cap, "--");
+        argv_add(v, &cap, program);
+        free(program);
+        if (n->mode) {
+            argv_add(v, &cap, "--mode");
+            argv_add(v, &cap, n->mode);
+        }
+        argv_add(v, &cap, "--in");
+        argv_add(v, &cap, "eth0");
+        argv_add(v, &cap, "--out");
+        argv_add(v, &cap, "eth1");
+        if (n->peak_pps) {
+            argv_add(v, &cap, "--peak-pps");
+            argv_addf(v, &cap, "%llu", (unsigned long long) n->peak_pps);
+        }
+        if (n->queue) {
+            argv_add(v, &cap, "--queue");
+            argv_addf(v, &cap, "%llu", n->queue);
+        }
+        argv_add(v, &cap, "--control");
+        argv_add(v, &cap, v->control);
+        for (size_t a = 0; a < n->n_args; a++) {
+            argv_add(v, &cap, n->args[a]);
+        }
+    }
+
+    static const struct { const char *node, *sfx; enum vnode_role role; } ends[] = {
+        { "source", "src", VNODE_ROLE_SOURCE }, { "sink", "snk", VNODE_ROLE_SINK },
+    };
+    for (size_t k = 0; k < 2; k++) {
+        struct vnode_plan *v = &p->vnodes[t->n_nodes + k];
+        size_t cap = 0;
+        v->domain = chain_plan_domain_name(t->name, ends[k].node);
+        v->node = vnet_xstrdup(ends[k].node);
+        v->role = ends[k].role;
+        v->kind = VNODE_LXC;
+        v->cpus = 1;
+        v->memory_mib = 256;
+        make_nic(&v->nics[0], p->chain_id, 0xfe - (unsigned) k, 0, ends[k].sfx,
+                 (uint16_t) (port_base + k), k ? t->sink_ip : t->source_ip,
+                 t->prefix_len);
+        v->n_nics = 1;
+        argv_add(v, &cap, env->vnode_init);
+        argv_add(v, &cap, "--tx-off");
+        argv_add(v, &cap, "--no-ipv6");
+    }
+
+    plan_flows(p, t);
+    *ret = p;
+    return NULL;
+}
+
+void
+chain_plan_destroy(struct chain_plan *p)
+{
+    if (!p) {
+        return;
+    }
+    for (size_t i = 0; i < p->n_vnodes; i++) {
+        struct vnode_plan *v = &p->vnodes[i];
+        free(v->domain);
+        free(v->node);
+        free(v->control);
+        for (size_t a = 0; a < v->argc; a++) {
+            free(v->argv[a]);
+        }
+        free(v->argv);
+    }
+    free(p->vnodes);
+    for (size_t f = 0; f < p->n_flows; f++) {
+        free(p->flows[f]);
+    }
+    free(p->flows);
+    free(p->chain);
+    free(p->bridge);
+    free(p);
+}
+
+const struct vnode_plan *
+chain_plan_find_vnode(const struct chain_plan *p, const char *node)
+{
+    for (size_t i = 0; i < p->n_vnodes; i++) {
+        if (!strcmp(p->vnodes[i].node, node)) {
+            return &p->vnodes[i];
+        }
+    }
+    return NULL;
+}

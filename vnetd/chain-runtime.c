@@ -1,0 +1,549 @@
+#include "vnetd/chain-runtime.h"
+
+#include <config.h>
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/util.h"
+#include "lib/chain-template.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "vnetd/chain-plan.h"
+#include "vnetd/control.h"
+#include "vnetd/domain-xml.h"
+#include "vnetd/libvirt-adapter.h"
+#include "vnetd/ovs-adapter.h"
+#include "vnetd/registry.h"
+#include "vnetd/vnetd.h"
+
+VNLOG_DEFINE_THIS_MODULE(runtime);
+
+struct held_op {
+    char *chain;
+    struct control_request *req;
+    bool create;                /* else delete */
+    uint64_t deadline_ns;
+};
+
+struct running {
+    char *chain;
+    struct chain_plan *plan;
+};
+
+struct chain_runtime {
+    struct vnetd *d;
+    char *libvirt_uri, *ovs_db, *ovs_rundir, *datapath, *base_xml, *vnode_init;
+    char *nf_path, *control_dir;
+    unsigned int op_timeout_s;
+    struct libvirt_adapter *lv;
+    struct ovs_adapter *ovs;
+    bool dirty;
+    struct held_op *ops;
+    size_t n_ops;
+    struct running *plans;      /* plans of the chains that should run */
+    size_t n_plans;
+};
+
+static char *
+resolve_program(const char *program, void *rt_)
+{
+    struct chain_runtime *rt = rt_;
+    if (strchr(program, '/')) {
+        return program[0] == '/' && !access(program, X_OK) ? vnet_xstrdup(program)
+                                                           : NULL;
+    }
+    char *dirs = vnet_xstrdup(rt->nf_path);
+    char *save = NULL, *found = NULL;
+    for (char *dir = strtok_r(dirs, ":", &save); dir && !found;
+         dir = strtok_r(NULL, ":", &save)) {
+        char *path = vnet_xasprintf("%s/%s", dir, program);
+        if (!access(path, X_OK)) {
+            found = path;
+        } else {
+            free(path);
+        }
+    }
+    free(dirs);
+    return found;
+}
+
+struct chain_runtime *
+chain_runtime_create(struct vnetd *d, const struct chain_runtime_config *cfg)
+{
+    struct chain_runtime *rt = vnet_xzalloc(sizeof *rt);
+    rt->d = d;
+    rt->libvirt_uri = vnet_xstrdup(cfg->libvirt_uri);
+    rt->ovs_db = vnet_xstrdup(cfg->ovs_db);
+    rt->ovs_rundir = vnet_xstrdup(cfg->ovs_rundir);
+    if (!strcmp(cfg->datapath, "auto")) {
+        /* Without the kernel module only the userspace datapath works. */
+        rt->datapath = vnet_xstrdup(access("/sys/module/openvswitch", F_OK)
+                                    ? "netdev" : "system");
+    } else {
+        rt->datapath = vnet_xstrdup(cfg->datapath);
+    }
+    rt->base_xml = vnet_xasprintf("%s/domains/lxc.xml", cfg->templates_dir);
+    rt->vnode_init = vnet_xstrdup(cfg->vnode_init);
+    rt->nf_path = vnet_xstrdup(cfg->nf_path);
+    rt->control_dir = vnet_xstrdup(cfg->control_dir);
+    rt->op_timeout_s = cfg->op_timeout_s ? cfg->op_timeout_s : 120;
+    rt->lv = libvirt_adapter_create(cfg->libvirt_uri, d->registry.instance);
+    rt->ovs = ovs_adapter_create(cfg->ovs_db, cfg->ovs_rundir, d->registry.instance);
+    rt->dirty = true;
+    VNLOG_INFO("libvirt '%s', OVS '%s' (datapath %s)", rt->libvirt_uri, rt->ovs_db,
+               rt->datapath);
+    return rt;
+}
+
+static void
+free_plans(struct chain_runtime *rt)
+{
+    for (size_t i = 0; i < rt->n_plans; i++) {
+        free(rt->plans[i].chain);
+        chain_plan_destroy(rt->plans[i].plan);
+    }
+    free(rt->plans);
+    rt->plans = NULL;
+    rt->n_plans = 0;
+}
+
+void
+chain_runtime_destroy(struct chain_runtime *rt)
+{
+    if (!rt) {
+        return;
+    }
+    libvirt_adapter_destroy(rt->lv);
+    ovs_adapter_destroy(rt->ovs);
+    free_plans(rt);
+    for (size_t i = 0; i < rt->n_ops; i++) {
+        control_request_fail(rt->ops[i].req, vnet_error_create(VNET_ERR_BUSY,
+                                                               "vnetd is stopping"));
+        free(rt->ops[i].chain);
+    }
+    free(rt->ops);
+    free(rt->libvirt_uri);
+    free(rt->ovs_db);
+    free(rt->ovs_rundir);
+    free(rt->datapath);
+    free(rt->base_xml);
+    free(rt->vnode_init);
+    free(rt->nf_path);
+    free(rt->control_dir);
+    free(rt);
+}
+
+void
+chain_runtime_changed(struct chain_runtime *rt)
+{
+    rt->dirty = true;
+    poll_immediate_wake();
+}
+
+static const struct chain_plan *
+find_plan(const struct chain_runtime *rt, const char *chain)
+{
+    for (size_t i = 0; i < rt->n_plans; i++) {
+        if (!strcmp(rt->plans[i].chain, chain)) {
+            return rt->plans[i].plan;
+        }
+    }
+    return NULL;
+}
+
+/* Persists a failure of chain 'e' and rolls it back to "defined". */
+static void
+fail_chain(struct chain_runtime *rt, struct chain_entry *e, const char *msg)
+{
+    struct json_object *before = registry_to_json(&rt->d->registry);
+    e->state = CHAIN_DEFINED;
+    chain_entry_set_error(e, msg);
+    struct vnet_error *error = vnetd_commit(rt->d, before);
+    if (error) {
+        VNLOG_ERR("%s", error->message);
+        vnet_error_destroy(error);
+    }
+    rt->dirty = true;
+}
+
+/* Builds the plans of the chains that should run and pushes the desired state of
+ * both adapters. */
+static void
+push_desired(struct chain_runtime *rt)
+{
+    struct chain_plan_env env = {
+        .vnode_init = rt->vnode_init,
+        .control_dir = rt->control_dir,
+        .resolve_program = resolve_program,
+        .aux = rt,
+    };
+    free_plans(rt);
+    struct registry *reg = &rt->d->registry;
+    rt->plans = vnet_xcalloc(reg->n_chains + 1, sizeof *rt->plans);
+    for (size_t i = 0; i < reg->n_chains; i++) {
+        struct chain_entry *e = reg->chains[i];
+        if (e->state != CHAIN_RUNNING) {
+            continue;
+        }
+        struct chain_plan *plan;
+        struct vnet_error *error = chain_plan_create(e->tmpl, e->chain_id, e->port_base,
+                                                     &env, &plan);
+        if (error) {
+            VNLOG_WARN("chain '%s': %s", e->name, error->message);
+            fail_chain(rt, e, error->message);
+            vnet_error_destroy(error);
+            continue;
+        }
+        rt->plans[rt->n_plans].chain = vnet_xstrdup(e->name);
+        rt->plans[rt->n_plans++].plan = plan;
+    }
+
+    size_t n_doms = 0, n_ports = 0, n_sets = 0, n_bridges = 0;
+    for (size_t i = 0; i < rt->n_plans; i++) {
+        n_doms += rt->plans[i].plan->n_vnodes;
+    }
+    struct lv_desired *doms = vnet_xcalloc(n_doms + 1, sizeof *doms);
+    char **xmls = vnet_xcalloc(n_doms + 1, sizeof *xmls);
+    char **specs = vnet_xcalloc(n_doms + 1, sizeof *specs);
+    struct ovs_port_spec *ports = vnet_xcalloc(2 * n_doms + 1, sizeof *ports);
+    struct ovs_flowset_spec *sets = vnet_xcalloc(rt->n_plans + 1, sizeof *sets);
+    struct ovs_bridge_spec *bridges = vnet_xcalloc(rt->n_plans + 1, sizeof *bridges);
+    const char ***set_ports = vnet_xcalloc(rt->n_plans + 1, sizeof *set_ports);
+    size_t k = 0, n_lv = 0;
+
+    for (size_t i = 0; i < rt->n_plans; i++) {
+        const struct chain_plan *p = rt->plans[i].plan;
+        set_ports[i] = vnet_xcalloc(2 * p->n_vnodes + 1, sizeof **set_ports);
+        size_t n_set_ports = 0;
+        for (size_t v = 0; v < p->n_vnodes; v++, k++) {
+            const struct vnode_plan *vn = &p->vnodes[v];
+            struct vnet_error *error = domain_xml_build(rt->base_xml, vn,
+                                                        rt->d->registry.instance,
+                                                        p->chain, NULL, &xmls[k],
+                                                        &specs[k]);
+            if (error) {
+                VNLOG_ERR("%s", error->message);
+                vnet_error_destroy(error);
+                continue;
+            }
+            doms[n_lv++] = (struct lv_desired) { vn->domain, xmls[k], specs[k], true };
+            struct lv_domain_status st;
+            libvirt_adapter_get_status(rt->lv, vn->domain, &st);
+            for (size_t n = 0; n < vn->n_nics; n++) {
+                set_ports[i][n_set_ports++] = vn->nics[n].ifname;
+                if (st.state == LV_RUNNING && st.current) {
+                    ports[n_ports++] = (struct ovs_port_spec) {
+                        p->bridge, vn->nics[n].ifname, vn->nics[n].ofport, p->chain,
+                        vn->role == VNODE_ROLE_NF ? (n ? "nf-out" : "nf-in")
+                                                  : vnode_role_to_string(vn->role),
+                    };
+                }
+            }
+        }
+        sets[n_sets++] = (struct ovs_flowset_spec) {
+            p->bridge, p->chain, p->cookie, p->cookie_mask,
+            (const char *const *) p->flows, p->n_flows, set_ports[i], n_set_ports,
+        };
+        bool seen = false;
+        for (size_t b = 0; b < n_bridges; b++) {
+            seen |= !strcmp(bridges[b].name, p->bridge);
+        }
+        if (!seen) {
+            bridges[n_bridges++] = (struct ovs_bridge_spec) { p->bridge, rt->datapath };
+        }
+    }
+    libvirt_adapter_set_desired(rt->lv, doms, n_lv);
+    ovs_adapter_set_desired(rt->ovs, bridges, n_bridges, ports, n_ports, sets, n_sets);
+
+    for (size_t i = 0; i < k; i++) {
+        free(xmls[i]);
+        free(specs[i]);
+    }
+    for (size_t i = 0; i < rt->n_plans; i++) {
+        free(set_ports[i]);
+    }
+    free(set_ports);
+    free(xmls);
+    free(specs);
+    free(doms);
+    free(ports);
+    free(sets);
+    free(bridges);
+}
+
+/* Returns NULL if the chain is fully up, "" if still converging, or an error. */
+static const char *
+chain_progress(struct chain_runtime *rt, const struct chain_plan *p, char *buf,
+               size_t size)
+{
+    bool ready = true;
+    for (size_t v = 0; v < p->n_vnodes; v++) {
+        const struct vnode_plan *vn = &p->vnodes[v];
+        struct lv_domain_status st;
+        libvirt_adapter_get_status(rt->lv, vn->domain, &st);
+        if (st.error[0]) {
+            snprintf(buf, size, "VNode '%s': %s", vn->node, st.error);
+            return buf;
+        }
+        ready &= st.state == LV_RUNNING && st.current;
+        for (size_t n = 0; n < vn->n_nics; n++) {
+            struct ovs_port_status ps;
+            ovs_adapter_port_status(rt->ovs, vn->nics[n].ifname, &ps);
+            ready &= ps.state == OVS_PORT_READY;
+        }
+    }
+    const char *ferr = ovs_adapter_flows_error(rt->ovs, p->chain);
+    if (ferr) {
+        snprintf(buf, size, "%s", ferr);
+        return buf;
+    }
+    ready &= ovs_adapter_flows_installed(rt->ovs, p->chain);
+    return ready ? NULL : "";
+}
+
+static bool
+torn_down(struct chain_runtime *rt, const char *chain)
+{
+    return libvirt_adapter_connected(rt->lv) && libvirt_adapter_converged(rt->lv)
+           && ovs_adapter_connected(rt->ovs) && ovs_adapter_converged(rt->ovs)
+           && !libvirt_adapter_n_owned(rt->lv, chain)
+           && !ovs_adapter_n_owned(rt->ovs, chain);
+}
+
+static void
+finish_op(struct chain_runtime *rt, size_t i, struct json_object *result,
+          struct vnet_error *error)
+{
+    struct held_op *op = &rt->ops[i];
+    if (error) {
+        control_request_fail(op->req, error);
+    } else {
+        control_request_reply(op->req, result);
+    }
+    free(op->chain);
+    rt->ops[i] = rt->ops[--rt->n_ops];
+}
+
+/* Finishes deletions whose objects are all gone, with or without a waiting client. */
+static void
+finish_deletions(struct chain_runtime *rt)
+{
+    struct registry *reg = &rt->d->registry;
+    for (size_t i = 0; i < reg->n_chains;) {
+        struct chain_entry *e = reg->chains[i];
+        if (e->state != CHAIN_DELETING || !torn_down(rt, e->name)) {
+            i++;
+            continue;
+        }
+        char *name = vnet_xstrdup(e->name);
+        bool remove = e->remove_when_gone;
+        struct json_object *before = registry_to_json(reg);
+        if (remove) {
+            registry_remove(reg, name);
+        } else {
+            e->state = CHAIN_DEFINED;
+        }
+        struct vnet_error *error = vnetd_commit(rt->d, before);
+        VNLOG_INFO("chain '%s' torn down%s", name, remove ? " and removed" : "");
+        for (size_t k = 0; k < rt->n_ops; k++) {
+            if (!strcmp(rt->ops[k].chain, name) && !rt->ops[k].create) {
+                struct json_object *result = json_object_new_object();
+                json_object_object_add(result, "deleted", json_object_new_string(name));
+                finish_op(rt, k--, result, error ? vnet_error_create(
+                              error->tag, "%s", error->message) : NULL);
+            }
+        }
+        vnet_error_destroy(error);
+        free(name);
+        if (!remove) {
+            i++;
+        }
+    }
+}
+
+static void
+check_ops(struct chain_runtime *rt)
+{
+    uint64_t now = vnet_mono_ns();
+    for (size_t i = 0; i < rt->n_ops; i++) {
+        struct held_op *op = &rt->ops[i];
+        struct chain_entry *e = registry_find(&rt->d->registry, op->chain);
+        if (!op->create) {
+            if (!e || e->state != CHAIN_DELETING) {
+                continue;       /* finish_deletions() answers */
+            }
+            if (now > op->deadline_ns) {
+                finish_op(rt, i--, NULL, vnet_error_create(
+                              VNET_ERR_SUBSTRATE, "chain '%s' is still being torn down "
+                              "after %u s; vnetd keeps trying (see 'chain show')",
+                              op->chain, rt->op_timeout_s));
+            }
+            continue;
+        }
+        if (!e || e->state != CHAIN_RUNNING) {
+            finish_op(rt, i--, NULL, vnet_error_create(
+                          VNET_ERR_BUSY, "chain '%s' was deleted or failed while being "
+                          "created%s%s", op->chain, e && e->last_error ? ": " : "",
+                          e && e->last_error ? e->last_error : ""));
+            continue;
+        }
+        const struct chain_plan *p = find_plan(rt, op->chain);
+        char buf[400];
+        const char *why = p ? chain_progress(rt, p, buf, sizeof buf) : "";
+        if (why && !*why && now > op->deadline_ns) {
+            why = (!libvirt_adapter_connected(rt->lv)
+                   ? "timed out: libvirtd does not answer"
+                   : !ovs_adapter_connected(rt->ovs)
+                   ? "timed out: ovsdb-server does not answer"
+                   : "timed out waiting for the VNodes, ports and rules");
+        }
+        if (!why) {
+            VNLOG_INFO("chain '%s' is running", op->chain);
+            finish_op(rt, i--, chain_runtime_describe(rt, e), NULL);
+        } else if (*why) {
+            char *msg = vnet_xasprintf("chain '%s' could not be created: %s; rolled "
+                                       "back", op->chain, why);
+            VNLOG_WARN("%s", msg);
+            fail_chain(rt, e, msg);
+            finish_op(rt, i--, NULL, vnet_error_create(VNET_ERR_SUBSTRATE, "%s", msg));
+            free(msg);
+        }
+    }
+}
+
+void
+chain_runtime_run(struct chain_runtime *rt)
+{
+    bool lv_changed = libvirt_adapter_run(rt->lv);
+    bool ovs_changed = ovs_adapter_run(rt->ovs);
+    if (rt->dirty || lv_changed) {
+        rt->dirty = false;
+        push_desired(rt);
+    }
+    if (rt->dirty || lv_changed || ovs_changed || rt->n_ops) {
+        check_ops(rt);
+        finish_deletions(rt);
+    }
+}
+
+void
+chain_runtime_wait(struct chain_runtime *rt)
+{
+    libvirt_adapter_wait(rt->lv);
+    ovs_adapter_wait(rt->ovs);
+    if (rt->n_ops) {
+        poll_timer_wait(250);
+    }
+}
+
+void
+chain_runtime_hold(struct chain_runtime *rt, struct chain_entry *e,
+                   struct control_request *req)
+{
+    rt->ops = vnet_xrealloc(rt->ops, (rt->n_ops + 1) * sizeof *rt->ops);
+    rt->ops[rt->n_ops++] = (struct held_op) {
+        vnet_xstrdup(e->name), req, e->state == CHAIN_RUNNING,
+        vnet_mono_ns() + (uint64_t) rt->op_timeout_s * 1000000000ull,
+    };
+    chain_runtime_changed(rt);
+}
+
+struct json_object *
+chain_runtime_describe(struct chain_runtime *rt, const struct chain_entry *e)
+{
+    struct json_object *obj = chain_entry_to_json(e, false);
+    const struct chain_plan *p = find_plan(rt, e->name);
+    if (!p) {
+        return obj;
+    }
+    json_object_object_add(obj, "bridge", json_object_new_string(p->bridge));
+    struct json_object *vnodes = json_object_new_array();
+    for (size_t v = 0; v < p->n_vnodes; v++) {
+        const struct vnode_plan *vn = &p->vnodes[v];
+        struct lv_domain_status st;
+        libvirt_adapter_get_status(rt->lv, vn->domain, &st);
+        struct json_object *vo = json_object_new_object();
+        json_object_object_add(vo, "node", json_object_new_string(vn->node));
+        json_object_object_add(vo, "role",
+                               json_object_new_string(vnode_role_to_string(vn->role)));
+        json_object_object_add(vo, "domain", json_object_new_string(vn->domain));
+        json_object_object_add(vo, "state", json_object_new_string(
+                                   lv_domain_state_to_string(st.state)));
+        if (st.error[0]) {
+            json_object_object_add(vo, "error", json_object_new_string(st.error));
+        }
+        if (vn->control) {
+            json_object_object_add(vo, "control", json_object_new_string(vn->control));
+        }
+        struct json_object *nics = json_object_new_array();
+        for (size_t n = 0; n < vn->n_nics; n++) {
+            const struct vnode_nic *nic = &vn->nics[n];
+            struct ovs_port_status ps;
+            ovs_adapter_port_status(rt->ovs, nic->ifname, &ps);
+            static const char *const pstates[] = { "absent", "pending", "ready",
+                                                   "error" };
+            char mac[18];
+            struct json_object *no = json_object_new_object();
+            json_object_object_add(no, "port", json_object_new_string(nic->ifname));
+            json_object_object_add(no, "guest", json_object_new_string(nic->guest));
+            json_object_object_add(no, "mac", json_object_new_string(
+                                       vnet_mac_to_string(nic->mac, mac)));
+            json_object_object_add(no, "ofport", json_object_new_int(nic->ofport));
+            json_object_object_add(no, "port_state",
+                                   json_object_new_string(pstates[ps.state]));
+            if (ps.error[0]) {
+                json_object_object_add(no, "error", json_object_new_string(ps.error));
+            }
+            /* OVS counts from the switch's side: what it sent to the VNode is the
+             * VNode's input. */
+            json_object_object_add(no, "to_vnode_packets",
+                                   json_object_new_int64((int64_t) ps.tx_packets));
+            json_object_object_add(no, "from_vnode_packets",
+                                   json_object_new_int64((int64_t) ps.rx_packets));
+            json_object_object_add(no, "to_vnode_dropped",
+                                   json_object_new_int64((int64_t) ps.tx_dropped));
+            json_object_object_add(no, "from_vnode_dropped",
+                                   json_object_new_int64((int64_t) ps.rx_dropped));
+            json_object_array_add(nics, no);
+        }
+        json_object_object_add(vo, "nics", nics);
+        json_object_array_add(vnodes, vo);
+    }
+    json_object_object_add(obj, "vnodes", vnodes);
+    struct json_object *rules = json_object_new_object();
+    json_object_object_add(rules, "count", json_object_new_int((int) p->n_flows));
+    json_object_object_add(rules, "installed", json_object_new_boolean(
+                               ovs_adapter_flows_installed(rt->ovs, e->name)));
+    const char *ferr = ovs_adapter_flows_error(rt->ovs, e->name);
+    if (ferr) {
+        json_object_object_add(rules, "error", json_object_new_string(ferr));
+    }
+    json_object_object_add(obj, "rules", rules);
+    return obj;
+}
+
+struct json_object *
+chain_runtime_status(struct chain_runtime *rt)
+{
+    struct json_object *obj = json_object_new_object();
+    struct json_object *lv = json_object_new_object();
+    json_object_object_add(lv, "uri", json_object_new_string(rt->libvirt_uri));
+    json_object_object_add(lv, "connected", json_object_new_boolean(
+                               libvirt_adapter_connected(rt->lv)));
+    json_object_object_add(obj, "libvirt", lv);
+    struct json_object *ovs = json_object_new_object();
+    json_object_object_add(ovs, "db", json_object_new_string(rt->ovs_db));
+    json_object_object_add(ovs, "datapath", json_object_new_string(rt->datapath));
+    json_object_object_add(ovs, "connected", json_object_new_boolean(
+                               ovs_adapter_connected(rt->ovs)));
+    json_object_object_add(ovs, "last_bundle_us", json_object_new_int64(
+                               (int64_t) ovs_adapter_last_bundle_us(rt->ovs)));
+    json_object_object_add(obj, "ovs", ovs);
+    return obj;
+}

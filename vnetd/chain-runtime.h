@@ -1,0 +1,66 @@
+/* chain-runtime.h -- turns the registry's chains into running VNodes, ports and
+ * rules, and reports on them.
+ *
+ * The runtime derives, from every chain the registry wants running, a chain plan
+ * (chain-plan.h) and from the plans the complete desired state of both adapters:
+ * the libvirt domains (built with domain-xml.h), the OVS bridges and ports (a
+ * VNode's ports are wanted once its domain runs, because its veth exists only
+ * then), and one rule set per chain.  It pushes that state whenever the registry or
+ * what the adapters observe changes; the adapters converge.  Because everything is
+ * recomputed from the registry, a restarted vnetd re-adopts what it finds by owner
+ * tag instead of creating it twice, finishes interrupted deletions, and removes
+ * objects of chains it no longer knows.
+ *
+ * Long operations ("chain create", "chain delete") are control requests the runtime
+ * holds until the substrate has converged (or failed, or timed out), then answers.
+ * A failed create is rolled back: the chain returns to "defined" and everything made
+ * for it is removed.
+ *
+ * Thread-safety: main thread only. */
+#ifndef VNETD_CHAIN_RUNTIME_H
+#define VNETD_CHAIN_RUNTIME_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct chain_entry;
+struct chain_runtime;
+struct control_request;
+struct json_object;
+struct libvirt_adapter;
+struct ovs_adapter;
+struct vnetd;
+
+struct chain_runtime_config {
+    const char *libvirt_uri;
+    const char *ovs_db;
+    const char *ovs_rundir;
+    const char *datapath;           /* "auto", "netdev" or "system" */
+    const char *templates_dir;      /* holds domains/lxc.xml */
+    const char *vnode_init;         /* absolute path of vnet-vnode-init */
+    const char *nf_path;            /* colon-separated directories for NF programs */
+    const char *control_dir;        /* NF control sockets */
+    unsigned int op_timeout_s;      /* create/delete give up after this */
+};
+
+struct chain_runtime *chain_runtime_create(struct vnetd *,
+                                           const struct chain_runtime_config *);
+void chain_runtime_destroy(struct chain_runtime *);
+
+void chain_runtime_run(struct chain_runtime *);
+void chain_runtime_wait(struct chain_runtime *);
+
+/* Recompute the desired state (call after changing the registry). */
+void chain_runtime_changed(struct chain_runtime *);
+
+/* Holds 'req' until chain 'e' reaches its wanted state, then answers it. */
+void chain_runtime_hold(struct chain_runtime *, struct chain_entry *,
+                        struct control_request *);
+
+/* Describes the chain's VNodes, ports and rules as observed now. */
+struct json_object *chain_runtime_describe(struct chain_runtime *,
+                                           const struct chain_entry *);
+/* {"libvirt": {...}, "ovs": {...}} for 'status'. */
+struct json_object *chain_runtime_status(struct chain_runtime *);
+
+#endif

@@ -1,0 +1,765 @@
+#include "vnetd/libvirt-adapter.h"
+
+#include <config.h>
+
+#include <errno.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/util.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "vnetd/domain-xml.h"
+
+VNLOG_DEFINE_THIS_MODULE(libvirt);
+
+#define PASS_INTERVAL_MS 2000
+#define MAX_BACKOFF_MS 5000
+
+struct desired_copy {
+    char *name, *xml, *spec;
+    bool running;
+};
+
+struct actual {
+    char *name;
+    char *chain;                /* owner chain if ours */
+    char *spec;
+    enum lv_domain_state state;
+};
+
+struct status_entry {
+    char *name;
+    char *chain;
+    struct lv_domain_status st;
+};
+
+struct libvirt_adapter {
+    char *uri;
+    char *instance;
+    pthread_t worker, evloop;
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    int efd;                        /* wakes the main loop */
+
+    /* Protected by 'mutex'. */
+    bool stop, wake, desired_set;
+    struct desired_copy *desired;
+    size_t n_desired;
+    uint64_t desired_gen;
+    struct status_entry *status;
+    size_t n_status;
+    bool connected, converged;
+    char **events;
+    size_t n_events, cap_events;
+    bool changed;
+
+    /* Worker thread only. */
+    virConnectPtr conn;
+    int cb_id;
+    volatile int conn_dead;
+    unsigned int backoff_ms;
+    struct status_entry *errors;    /* last error per domain name */
+    size_t n_errors;
+};
+
+static void
+quiet_errors(void *aux, virErrorPtr err)
+{
+    (void) aux;
+    (void) err;
+}
+
+static const char *
+last_error(void)
+{
+    const char *msg = virGetLastErrorMessage();
+    return msg ? msg : "unknown libvirt error";
+}
+
+const char *
+lv_domain_state_to_string(enum lv_domain_state s)
+{
+    static const char *const names[] = { "absent", "defined", "running", "foreign" };
+    return names[s];
+}
+
+static void
+notify_main(struct libvirt_adapter *a)
+{
+    uint64_t one = 1;
+    ssize_t r = write(a->efd, &one, sizeof one);
+    (void) r;
+}
+
+static void
+push_event(struct libvirt_adapter *a, char *msg)
+{
+    pthread_mutex_lock(&a->mutex);
+    if (a->n_events < 1000) {
+        vnet_grow((void **) &a->events, &a->cap_events, a->n_events + 1,
+                  sizeof *a->events);
+        a->events[a->n_events++] = msg;
+    } else {
+        free(msg);
+    }
+    a->wake = true;
+    pthread_cond_signal(&a->cond);
+    pthread_mutex_unlock(&a->mutex);
+    notify_main(a);
+}
+
+/* ---- event loop thread ------------------------------------------------------- */
+
+static void *
+evloop_main(void *a_)
+{
+    struct libvirt_adapter *a = a_;
+    for (;;) {
+        pthread_mutex_lock(&a->mutex);
+        bool stop = a->stop;
+        pthread_mutex_unlock(&a->mutex);
+        if (stop) {
+            return NULL;
+        }
+        if (virEventRunDefaultImpl() < 0) {
+            usleep(100000);
+        }
+    }
+}
+
+static void
+wake_evloop(int timer, void *aux)
+{
+    (void) aux;
+    virEventRemoveTimeout(timer);
+}
+
+static int
+on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *a_)
+{
+    static const char *const names[] = {
+        "defined", "undefined", "started", "suspended", "resumed", "stopped",
+        "shutdown", "pmsuspended", "crashed",
+    };
+    struct libvirt_adapter *a = a_;
+    (void) conn;
+    const char *what = (event >= 0 && (size_t) event < VNET_ARRAY_SIZE(names)
+                        ? names[event] : "changed");
+    push_event(a, vnet_xasprintf("domain '%s' %s (detail %d)", virDomainGetName(dom),
+                                 what, detail));
+    return 0;
+}
+
+static void
+on_close(virConnectPtr conn, int reason, void *a_)
+{
+    struct libvirt_adapter *a = a_;
+    (void) conn;
+    a->conn_dead = 1;
+    push_event(a, vnet_xasprintf("connection to libvirtd closed (reason %d)", reason));
+}
+
+/* ---- worker thread ----------------------------------------------------------- */
+
+static void
+disconnect(struct libvirt_adapter *a)
+{
+    if (a->conn) {
+        if (a->cb_id >= 0) {
+            virConnectDomainEventDeregisterAny(a->conn, a->cb_id);
+        }
+        virConnectUnregisterCloseCallback(a->conn, on_close);
+        virConnectClose(a->conn);
+        a->conn = NULL;
+        a->cb_id = -1;
+    }
+}
+
+static bool
+connect_libvirt(struct libvirt_adapter *a)
+{
+    a->conn_dead = 0;
+    a->conn = virConnectOpen(a->uri);
+    if (!a->conn) {
+        VNLOG_DBG("cannot connect to '%s': %s", a->uri, last_error());
+        return false;
+    }
+    a->cb_id = virConnectDomainEventRegisterAny(a->conn, NULL,
+                                                VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
+                                                a, NULL);
+    virConnectRegisterCloseCallback(a->conn, on_close, a, NULL);
+    if (virConnectSetKeepAlive(a->conn, 2, 3) < 0) {
+        VNLOG_DBG("keepalive not available: %s", last_error());
+    }
+    VNLOG_INFO("connected to '%s'", a->uri);
+    return true;
+}
+
+static void
+actual_free(struct actual *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].name);
+        free(list[i].chain);
+        free(list[i].spec);
+    }
+    free(list);
+}
+
+static enum lv_domain_state
+dom_state(virDomainPtr dom)
+{
+    int state, reason;
+    if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+        return LV_DEFINED;
+    }
+    return (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED
+            || state == VIR_DOMAIN_PAUSED) ? LV_RUNNING : LV_DEFINED;
+}
+
+/* Lists every domain; ours get their owner chain and spec.  Returns false if the
+ * connection failed. */
+static bool
+list_actual(struct libvirt_adapter *a, struct actual **ret, size_t *ret_n)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(a->conn, &doms, 0);
+    if (n < 0) {
+        VNLOG_DBG("listing domains failed: %s", last_error());
+        return false;
+    }
+    struct actual *list = vnet_xcalloc((size_t) n, sizeof *list);
+    for (int i = 0; i < n; i++) {
+        struct actual *x = &list[i];
+        x->name = vnet_xstrdup(virDomainGetName(doms[i]));
+        x->state = LV_FOREIGN;
+        char *md = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT,
+                                        VNET_XML_NS, VIR_DOMAIN_AFFECT_CONFIG);
+        struct vnode_owner owner;
+        if (md && !domain_xml_parse_owner(md, &owner)) {
+            if (!strcmp(owner.instance, a->instance)) {
+                x->chain = vnet_xstrdup(owner.chain);
+                x->spec = vnet_xstrdup(owner.spec);
+                x->state = dom_state(doms[i]);
+            }
+            vnode_owner_clear(&owner);
+        }
+        free(md);
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    *ret = list;
+    *ret_n = (size_t) n;
+    return true;
+}
+
+static void
+set_error(struct libvirt_adapter *a, const char *name, const char *fmt, ...)
+    VNET_PRINTF(3, 4);
+
+static void
+set_error(struct libvirt_adapter *a, const char *name, const char *fmt, ...)
+{
+    struct status_entry *e = NULL;
+    for (size_t i = 0; i < a->n_errors; i++) {
+        if (!strcmp(a->errors[i].name, name)) {
+            e = &a->errors[i];
+        }
+    }
+    if (!e) {
+        a->errors = vnet_xrealloc(a->errors, (a->n_errors + 1) * sizeof *a->errors);
+        e = &a->errors[a->n_errors++];
+        memset(e, 0, sizeof *e);
+        e->name = vnet_xstrdup(name);
+    }
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(e->st.error, sizeof e->st.error, fmt, args);
+    va_end(args);
+    if (e->st.error[0]) {
+        VNLOG_WARN("%s: %s", name, e->st.error);
+    }
+}
+
+static void
+clear_error(struct libvirt_adapter *a, const char *name)
+{
+    for (size_t i = 0; i < a->n_errors; i++) {
+        if (!strcmp(a->errors[i].name, name)) {
+            a->errors[i].st.error[0] = '\0';
+        }
+    }
+}
+
+static const struct actual *
+find_actual(const struct actual *list, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(list[i].name, name)) {
+            return &list[i];
+        }
+    }
+    return NULL;
+}
+
+static bool
+check_rc(struct libvirt_adapter *a, const char *what, const char *name, int rc)
+{
+    if (rc < 0) {
+        set_error(a, name, "%s failed: %s", what, last_error());
+        return false;
+    }
+    return true;
+}
+
+/* One convergence step.  Returns the number of actions taken. */
+static int
+converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_want,
+         const struct actual *have, size_t n_have)
+{
+    int actions = 0;
+    for (size_t i = 0; i < n_want; i++) {
+        const struct desired_copy *d = &want[i];
+        const struct actual *x = find_actual(have, n_have, d->name);
+        if (x && x->state == LV_FOREIGN) {
+            set_error(a, d->name, "a domain with this name exists and is not owned by "
+                      "this vnetd; it is left alone");
+            continue;
+        }
+        virDomainPtr dom = x ? virDomainLookupByName(a->conn, d->name) : NULL;
+        if (x && !dom) {
+            set_error(a, d->name, "lookup failed: %s", last_error());
+            continue;
+        }
+        bool running = x && x->state == LV_RUNNING;
+        bool ok = true;
+        if (!x || strcmp(x->spec, d->spec)) {
+            if (running) {
+                ok = check_rc(a, "destroy (to apply a new definition)", d->name,
+                           virDomainDestroy(dom));
+                running = false;
+                actions++;
+            }
+            if (ok) {
+                virDomainPtr defined = virDomainDefineXML(a->conn, d->xml);
+                ok = defined != NULL;
+                if (!ok) {
+                    set_error(a, d->name, "define failed: %s", last_error());
+                } else {
+                    VNLOG_INFO("defined domain '%s'", d->name);
+                    if (dom) {
+                        virDomainFree(dom);
+                    }
+                    dom = defined;
+                }
+                actions++;
+            }
+        }
+        if (ok && d->running && !running) {
+            uint64_t t0 = vnet_mono_ns();
+            ok = check_rc(a, "start", d->name, virDomainCreate(dom));
+            if (ok) {
+                VNLOG_INFO("started domain '%s' in %llu ms", d->name,
+                           (unsigned long long) ((vnet_mono_ns() - t0) / 1000000));
+            }
+            actions++;
+        } else if (ok && !d->running && running) {
+            ok = check_rc(a, "destroy", d->name, virDomainDestroy(dom));
+            actions++;
+        }
+        if (ok) {
+            clear_error(a, d->name);
+        }
+        if (dom) {
+            virDomainFree(dom);
+        }
+    }
+    for (size_t i = 0; i < n_have; i++) {
+        const struct actual *x = &have[i];
+        if (x->state == LV_FOREIGN) {
+            continue;
+        }
+        bool wanted = false;
+        for (size_t k = 0; k < n_want; k++) {
+            wanted |= !strcmp(want[k].name, x->name);
+        }
+        if (wanted) {
+            continue;
+        }
+        virDomainPtr dom = virDomainLookupByName(a->conn, x->name);
+        if (!dom) {
+            continue;
+        }
+        bool ok = true;
+        if (x->state == LV_RUNNING) {
+            ok = check_rc(a, "destroy", x->name, virDomainDestroy(dom));
+        }
+        if (ok && check_rc(a, "undefine", x->name, virDomainUndefine(dom))) {
+            VNLOG_INFO("removed domain '%s' (chain '%s')", x->name, x->chain);
+            clear_error(a, x->name);
+        }
+        virDomainFree(dom);
+        actions++;
+    }
+    return actions;
+}
+
+static void
+desired_free(struct desired_copy *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(d[i].name);
+        free(d[i].xml);
+        free(d[i].spec);
+    }
+    free(d);
+}
+
+static struct desired_copy *
+desired_dup(const struct desired_copy *d, size_t n)
+{
+    struct desired_copy *c = vnet_xcalloc(n, sizeof *c);
+    for (size_t i = 0; i < n; i++) {
+        c[i].name = vnet_xstrdup(d[i].name);
+        c[i].xml = vnet_xstrdup(d[i].xml);
+        c[i].spec = vnet_xstrdup(d[i].spec);
+        c[i].running = d[i].running;
+    }
+    return c;
+}
+
+static const struct status_entry *
+find_status(const struct status_entry *list, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(list[i].name, name)) {
+            return &list[i];
+        }
+    }
+    return NULL;
+}
+
+/* Publishes what the worker saw -- every existing domain and every wanted one --
+ * for the main thread, and wakes it if anything changed. */
+static void
+publish(struct libvirt_adapter *a, bool connected, const struct actual *have,
+        size_t n_have, const struct desired_copy *want, size_t n_want, bool converged,
+        uint64_t gen)
+{
+    uint64_t now = vnet_mono_ns();
+    struct status_entry *st = vnet_xcalloc(n_have + n_want + 1, sizeof *st);
+    size_t k = 0;
+    for (size_t i = 0; i < n_have + n_want; i++) {
+        const char *name = i < n_have ? have[i].name : want[i - n_have].name;
+        if (find_status(st, k, name)) {
+            continue;
+        }
+        struct status_entry *e = &st[k++];
+        e->name = vnet_xstrdup(name);
+        const struct actual *x = find_actual(have, n_have, name);
+        e->chain = x && x->chain ? vnet_xstrdup(x->chain) : NULL;
+        e->st.state = x ? x->state : LV_ABSENT;
+        for (size_t w = 0; w < n_want; w++) {
+            if (!strcmp(want[w].name, name) && x && x->spec) {
+                e->st.current = !strcmp(want[w].spec, x->spec);
+            }
+        }
+        const struct status_entry *err = find_status(a->errors, a->n_errors, name);
+        if (err) {
+            memcpy(e->st.error, err->st.error, sizeof e->st.error);
+        }
+    }
+
+    pthread_mutex_lock(&a->mutex);
+    bool changed = connected != a->connected || k != a->n_status;
+    for (size_t i = 0; i < k; i++) {
+        const struct status_entry *old = find_status(a->status, a->n_status, st[i].name);
+        if (old && old->st.state == st[i].st.state) {
+            st[i].st.changed_ns = old->st.changed_ns;
+        } else {
+            st[i].st.changed_ns = now;
+        }
+        changed |= !old || old->st.state != st[i].st.state
+                   || old->st.current != st[i].st.current
+                   || strcmp(old->st.error, st[i].st.error);
+    }
+    for (size_t j = 0; j < a->n_status; j++) {
+        free(a->status[j].name);
+        free(a->status[j].chain);
+    }
+    free(a->status);
+    a->status = st;
+    a->n_status = k;
+    a->connected = connected;
+    bool conv = converged && gen == a->desired_gen;
+    changed |= conv != a->converged;
+    a->converged = conv;
+    a->changed |= changed;
+    pthread_mutex_unlock(&a->mutex);
+    if (changed) {
+        notify_main(a);
+    }
+}
+
+static void *
+worker_main(void *a_)
+{
+    struct libvirt_adapter *a = a_;
+    for (;;) {
+        pthread_mutex_lock(&a->mutex);
+        if (!a->wake && !a->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            unsigned int ms = a->conn ? PASS_INTERVAL_MS : a->backoff_ms;
+            ts.tv_sec += ms / 1000;
+            ts.tv_nsec += (long) (ms % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&a->cond, &a->mutex, &ts);
+        }
+        a->wake = false;
+        if (a->stop) {
+            pthread_mutex_unlock(&a->mutex);
+            break;
+        }
+        bool desired_set = a->desired_set;
+        uint64_t gen = a->desired_gen;
+        size_t n_want = a->n_desired;
+        struct desired_copy *want = desired_dup(a->desired, n_want);
+        pthread_mutex_unlock(&a->mutex);
+
+        if (a->conn && (a->conn_dead || !virConnectIsAlive(a->conn))) {
+            VNLOG_WARN("lost connection to '%s'; reconnecting", a->uri);
+            disconnect(a);
+        }
+        if (!a->conn && !connect_libvirt(a)) {
+            a->backoff_ms = a->backoff_ms ? VNET_MIN(a->backoff_ms * 2, MAX_BACKOFF_MS)
+                                          : 100;
+            publish(a, false, NULL, 0, want, n_want, false, gen);
+            desired_free(want, n_want);
+            continue;
+        }
+        a->backoff_ms = 0;
+
+        struct actual *have = NULL;
+        size_t n_have = 0;
+        bool converged = false;
+        if (list_actual(a, &have, &n_have) && desired_set) {
+            int actions = converge(a, want, n_want, have, n_have);
+            if (actions) {
+                actual_free(have, n_have);
+                have = NULL;
+                n_have = 0;
+                list_actual(a, &have, &n_have);
+                pthread_mutex_lock(&a->mutex);
+                a->wake = true;          /* verify with a fresh pass */
+                pthread_mutex_unlock(&a->mutex);
+            } else {
+                converged = true;
+                for (size_t i = 0; i < a->n_errors; i++) {
+                    converged &= !a->errors[i].st.error[0];
+                }
+            }
+        }
+        publish(a, a->conn != NULL, have, n_have, want, n_want, converged, gen);
+        actual_free(have, n_have);
+        desired_free(want, n_want);
+    }
+    disconnect(a);
+    return NULL;
+}
+
+/* ---- main thread API ------------------------------------------------------- */
+
+static void
+register_event_impl(void)
+{
+    virSetErrorFunc(NULL, quiet_errors);
+    if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0) {
+        VNLOG_ERR("libvirt initialisation failed: %s", last_error());
+    }
+}
+
+struct libvirt_adapter *
+libvirt_adapter_create(const char *uri, const char *instance)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    struct libvirt_adapter *a = vnet_xzalloc(sizeof *a);
+    a->uri = vnet_xstrdup(uri);
+    a->instance = vnet_xstrdup(instance);
+    a->cb_id = -1;
+    a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pthread_mutex_init(&a->mutex, NULL);
+    pthread_cond_init(&a->cond, NULL);
+
+    pthread_once(&once, register_event_impl);
+    pthread_create(&a->evloop, NULL, evloop_main, a);
+    pthread_create(&a->worker, NULL, worker_main, a);
+    return a;
+}
+
+void
+libvirt_adapter_destroy(struct libvirt_adapter *a)
+{
+    if (!a) {
+        return;
+    }
+    pthread_mutex_lock(&a->mutex);
+    a->stop = true;
+    pthread_cond_signal(&a->cond);
+    pthread_mutex_unlock(&a->mutex);
+    pthread_join(a->worker, NULL);
+    virEventAddTimeout(0, wake_evloop, NULL, NULL);
+    pthread_join(a->evloop, NULL);
+    desired_free(a->desired, a->n_desired);
+    for (size_t i = 0; i < a->n_status; i++) {
+        free(a->status[i].name);
+        free(a->status[i].chain);
+    }
+    free(a->status);
+    for (size_t i = 0; i < a->n_errors; i++) {
+        free(a->errors[i].name);
+    }
+    free(a->errors);
+    for (size_t i = 0; i < a->n_events; i++) {
+        free(a->events[i]);
+    }
+    free(a->events);
+    close(a->efd);
+    pthread_mutex_destroy(&a->mutex);
+    pthread_cond_destroy(&a->cond);
+    free(a->uri);
+    free(a->instance);
+    free(a);
+}
+
+void
+libvirt_adapter_set_desired(struct libvirt_adapter *a, const struct lv_desired *d,
+                            size_t n)
+{
+    struct desired_copy *copy = vnet_xcalloc(n ? n : 1, sizeof *copy);
+    for (size_t i = 0; i < n; i++) {
+        copy[i].name = vnet_xstrdup(d[i].name);
+        copy[i].xml = vnet_xstrdup(d[i].xml);
+        copy[i].spec = vnet_xstrdup(d[i].spec);
+        copy[i].running = d[i].running;
+    }
+    pthread_mutex_lock(&a->mutex);
+    bool same = a->desired_set && a->n_desired == n;
+    for (size_t i = 0; same && i < n; i++) {
+        same = !strcmp(a->desired[i].name, copy[i].name)
+               && !strcmp(a->desired[i].spec, copy[i].spec)
+               && a->desired[i].running == copy[i].running;
+    }
+    if (same) {
+        pthread_mutex_unlock(&a->mutex);
+        desired_free(copy, n);
+        return;
+    }
+    desired_free(a->desired, a->n_desired);
+    a->desired = copy;
+    a->n_desired = n;
+    a->desired_set = true;
+    a->desired_gen++;
+    a->converged = false;
+    a->wake = true;
+    pthread_cond_signal(&a->cond);
+    pthread_mutex_unlock(&a->mutex);
+}
+
+bool
+libvirt_adapter_run(struct libvirt_adapter *a)
+{
+    uint64_t count;
+    ssize_t r = read(a->efd, &count, sizeof count);
+    (void) r;
+    pthread_mutex_lock(&a->mutex);
+    char **events = a->events;
+    size_t n = a->n_events;
+    a->events = NULL;
+    a->n_events = a->cap_events = 0;
+    bool changed = a->changed;
+    a->changed = false;
+    pthread_mutex_unlock(&a->mutex);
+    for (size_t i = 0; i < n; i++) {
+        VNLOG_INFO("%s", events[i]);
+        free(events[i]);
+    }
+    free(events);
+    return changed || n;
+}
+
+void
+libvirt_adapter_wait(struct libvirt_adapter *a)
+{
+    poll_fd_wait(a->efd, POLLIN);
+}
+
+bool
+libvirt_adapter_connected(const struct libvirt_adapter *a_)
+{
+    struct libvirt_adapter *a = CONST_CAST(struct libvirt_adapter *, a_);
+    pthread_mutex_lock(&a->mutex);
+    bool c = a->connected;
+    pthread_mutex_unlock(&a->mutex);
+    return c;
+}
+
+bool
+libvirt_adapter_converged(const struct libvirt_adapter *a_)
+{
+    struct libvirt_adapter *a = CONST_CAST(struct libvirt_adapter *, a_);
+    pthread_mutex_lock(&a->mutex);
+    bool c = a->converged;
+    pthread_mutex_unlock(&a->mutex);
+    return c;
+}
+
+void
+libvirt_adapter_get_status(struct libvirt_adapter *a, const char *name,
+                           struct lv_domain_status *ret)
+{
+    memset(ret, 0, sizeof *ret);
+    ret->state = LV_ABSENT;
+    pthread_mutex_lock(&a->mutex);
+    for (size_t i = 0; i < a->n_status; i++) {
+        if (!strcmp(a->status[i].name, name)) {
+            *ret = a->status[i].st;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->mutex);
+}
+
+size_t
+libvirt_adapter_n_owned(struct libvirt_adapter *a, const char *chain)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&a->mutex);
+    for (size_t i = 0; i < a->n_status; i++) {
+        const struct status_entry *e = &a->status[i];
+        n += e->chain && !strcmp(e->chain, chain) && e->st.state != LV_ABSENT;
+    }
+    pthread_mutex_unlock(&a->mutex);
+    return n;
+}
+
+const char *
+libvirt_adapter_uri(const struct libvirt_adapter *a)
+{
+    return a->uri;
+}
