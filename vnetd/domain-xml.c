@@ -163,6 +163,31 @@ domain_xml_build(const char *base_path, const struct vnode_plan *v, const char *
     return NULL;
 }
 
+char *
+domain_xml_with_uuid(const char *xml, const char *uuid)
+{
+    xmlDocPtr doc = xmlReadMemory(xml, (int) strlen(xml), "domain", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR
+                                  | XML_PARSE_NOWARNING);
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!root) {
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    remove_children(root, "uuid");
+    xmlNodePtr n = xmlNewNode(NULL, BAD_CAST "uuid");
+    xmlNodeAddContent(n, BAD_CAST uuid);
+    xmlNodePtr name = child(root, "name");
+    if (name) {
+        xmlAddNextSibling(name, n);
+    } else {
+        xmlAddChild(root, n);
+    }
+    char *out = serialize(doc);
+    xmlFreeDoc(doc);
+    return out;
+}
+
 static char *
 prop(xmlNodePtr n, const char *name)
 {

@@ -40,6 +40,10 @@ struct vnet_error *domain_xml_build(const char *base_path, const struct vnode_pl
                                     const char *cpuset, char **ret_xml,
                                     char **ret_spec);
 
+/* Returns 'xml' with its <uuid> set to 'uuid' (libvirt redefines an existing domain
+ * only under its own UUID), or NULL if 'xml' does not parse.  Caller frees. */
+char *domain_xml_with_uuid(const char *xml, const char *uuid);
+
 /* Parses the metadata element returned by virDomainGetMetadata().  Returns 0 and
  * fills '*ret' (free with vnode_owner_clear()), or -EINVAL if it is not vnet's. */
 int domain_xml_parse_owner(const char *metadata_xml, struct vnode_owner *ret);

@@ -323,12 +323,17 @@ check_rc(struct libvirt_adapter *a, const char *what, const char *name, int rc)
     return true;
 }
 
-/* One convergence step.  Returns the number of actions taken. */
+/* One convergence step.  Returns the number of actions taken; errors found on the
+ * way are recorded per domain (and replace those of the previous step).
+ * '*ret_progress' tells whether any action succeeded. */
 static int
 converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_want,
-         const struct actual *have, size_t n_have)
+         const struct actual *have, size_t n_have, bool *ret_progress)
 {
-    int actions = 0;
+    int actions = 0, failures = 0;
+    for (size_t i = 0; i < a->n_errors; i++) {
+        a->errors[i].st.error[0] = '\0';
+    }
     for (size_t i = 0; i < n_want; i++) {
         const struct desired_copy *d = &want[i];
         const struct actual *x = find_actual(have, n_have, d->name);
@@ -352,7 +357,12 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
                 actions++;
             }
             if (ok) {
-                virDomainPtr defined = virDomainDefineXML(a->conn, d->xml);
+                /* An existing domain is redefined under its own UUID. */
+                char uuid[VIR_UUID_STRING_BUFLEN];
+                char *xml = (dom && !virDomainGetUUIDString(dom, uuid)
+                             ? domain_xml_with_uuid(d->xml, uuid) : NULL);
+                virDomainPtr defined = virDomainDefineXML(a->conn, xml ? xml : d->xml);
+                free(xml);
                 ok = defined != NULL;
                 if (!ok) {
                     set_error(a, d->name, "define failed: %s", last_error());
@@ -380,6 +390,8 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
         }
         if (ok) {
             clear_error(a, d->name);
+        } else {
+            failures++;
         }
         if (dom) {
             virDomainFree(dom);
@@ -408,10 +420,13 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
         if (ok && check_rc(a, "undefine", x->name, virDomainUndefine(dom))) {
             VNLOG_INFO("removed domain '%s' (chain '%s')", x->name, x->chain);
             clear_error(a, x->name);
+        } else {
+            failures++;
         }
         virDomainFree(dom);
         actions++;
     }
+    *ret_progress = actions > failures;
     return actions;
 }
 
@@ -558,14 +573,17 @@ worker_main(void *a_)
         size_t n_have = 0;
         bool converged = false;
         if (list_actual(a, &have, &n_have) && desired_set) {
-            int actions = converge(a, want, n_want, have, n_have);
+            bool progress;
+            int actions = converge(a, want, n_want, have, n_have, &progress);
             if (actions) {
                 actual_free(have, n_have);
                 have = NULL;
                 n_have = 0;
                 list_actual(a, &have, &n_have);
+                /* Verify with a fresh pass at once; failures wait for the next
+                 * periodic pass so a persistent error does not spin. */
                 pthread_mutex_lock(&a->mutex);
-                a->wake = true;          /* verify with a fresh pass */
+                a->wake |= progress;
                 pthread_mutex_unlock(&a->mutex);
             } else {
                 converged = true;

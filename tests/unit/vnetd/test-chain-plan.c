@@ -1,0 +1,193 @@
+/* Tests vnetd/chain-plan.c: names, MACs and port numbers are unique and within
+ * limits, every rule parses as OpenFlow 1.5 the way the OVS adapter will send it,
+ * and the steering follows the service graph in both directions. */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/chain-template.h"
+#include "lib/error.h"
+#include "lib/util.h"
+#include "vnetd/chain-plan.h"
+#include "vnetd/ovs-adapter.h"
+
+static char *
+resolve(const char *program, void *aux)
+{
+    return strcmp(program, "missing-nf") ? vnet_xasprintf("/opt/nf/%s", program) : NULL;
+}
+
+static const struct chain_plan_env env = {
+    .vnode_init = "/usr/libexec/vnet/vnet-vnode-init",
+    .control_dir = "/run/vnet/nf",
+    .resolve_program = resolve,
+};
+
+static struct chain_plan *
+plan_for(const char *file, uint32_t id, uint16_t base)
+{
+    char *path = vnet_xasprintf("%s/templates/chains/%s", VNET_SOURCE_DIR, file);
+    struct chain_template *t;
+    struct vnet_error *error = chain_template_load_file(path, &t);
+    free(path);
+    assert_null(error);
+    struct chain_plan *p;
+    error = chain_plan_create(t, id, base, &env, &p);
+    assert_null(error);
+    chain_template_destroy(t);
+    return p;
+}
+
+static bool
+has_flow(const struct chain_plan *p, const char *needle)
+{
+    for (size_t i = 0; i < p->n_flows; i++) {
+        if (strstr(p->flows[i], needle)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+test_chain_layout(void **state)
+{
+    struct chain_plan *p = plan_for("fw-nat-vpn.json", 0x769177, 256);
+    assert_int_equal(p->n_vnodes, 5);
+    assert_string_equal(p->vnodes[0].domain, "vnet-fw-nat-vpn-fw");
+    assert_string_equal(p->vnodes[3].node, "source");
+    assert_string_equal(p->vnodes[4].node, "sink");
+    assert_int_equal(p->cookie, 0x766e657476917701ull);
+
+    /* Every NIC: unique name (<= 15 chars), MAC and port in the chain's block. */
+    for (size_t i = 0; i < p->n_vnodes; i++) {
+        for (size_t n = 0; n < p->vnodes[i].n_nics; n++) {
+            const struct vnode_nic *a = &p->vnodes[i].nics[n];
+            assert_true(strlen(a->ifname) <= 15);
+            assert_true(a->ofport >= 256 && a->ofport < 512);
+            assert_true(a->mac[0] == 0x02);
+            for (size_t j = 0; j < p->n_vnodes; j++) {
+                for (size_t m = 0; m < p->vnodes[j].n_nics; m++) {
+                    const struct vnode_nic *b = &p->vnodes[j].nics[m];
+                    if (a == b) {
+                        continue;
+                    }
+                    assert_true(strcmp(a->ifname, b->ifname));
+                    assert_true(memcmp(a->mac, b->mac, 6));
+                    assert_true(a->ofport != b->ofport);
+                }
+            }
+        }
+    }
+
+    /* The NF argv: init wrapper, resolved program, vnet NF options, template args. */
+    const struct vnode_plan *nat = chain_plan_find_vnode(p, "nat");
+    assert_string_equal(nat->argv[0], "/usr/libexec/vnet/vnet-vnode-init");
+    assert_string_equal(nat->argv[4], "/opt/nf/vnet-nf");
+    assert_string_equal(nat->argv[nat->argc - 2], "--snat");
+    assert_string_equal(nat->control, "/run/vnet/nf/fw-nat-vpn-nat.ctl");
+
+    /* Forward: source -> fw.in, fw.out -> nat.in, ..., vpn.out -> sink (rewritten). */
+    assert_true(has_flow(p, "priority=100,in_port=256,actions=output:258"));
+    assert_true(has_flow(p, "priority=100,in_port=259,actions=output:260"));
+    assert_true(has_flow(p, "priority=100,in_port=261,actions=output:262"));
+    assert_true(has_flow(p, "priority=100,in_port=263,actions=mod_dl_src:02:76:6e:00:00:01,"
+                         "mod_dl_dst:02:76:91:77:fd:00,output:257"));
+    /* Reverse: sink -> vpn.out, vpn.in -> nat.out, ..., fw.in -> source. */
+    assert_true(has_flow(p, "priority=100,in_port=257,actions=output:263"));
+    assert_true(has_flow(p, "priority=100,in_port=262,actions=output:261"));
+    assert_true(has_flow(p, "priority=100,in_port=258,actions=mod_dl_src:02:76:6e:00:00:01,"
+                         "mod_dl_dst:02:76:91:77:fe:00,output:256"));
+    /* ARP for the endpoints is answered by the switch, never forwarded. */
+    assert_true(has_flow(p, "priority=200,in_port=256,arp,arp_op=1"));
+    assert_true(has_flow(p, "priority=210,in_port=257,arp,arp_op=1,arp_tpa=10.70.0.20"));
+
+    char *error = ovs_adapter_check_flows((const char *const *) p->flows, p->n_flows);
+    if (error) {
+        fail_msg("%s", error);
+    }
+    for (size_t i = 0; i < p->n_flows; i++) {
+        assert_non_null(strstr(p->flows[i], "cookie=0x766e657476917701,"));
+    }
+    chain_plan_destroy(p);
+}
+
+static void
+test_dag_split(void **state)
+{
+    struct chain_plan *p = plan_for("lb-2fw-vpn.json", 0x000001, 512);
+    char *error = ovs_adapter_check_flows((const char *const *) p->flows, p->n_flows);
+    if (error) {
+        fail_msg("%s", error);
+    }
+    const struct vnode_plan *lb = chain_plan_find_vnode(p, "lb");
+    const struct vnode_plan *fw1 = chain_plan_find_vnode(p, "fw1");
+    const struct vnode_plan *fw2 = chain_plan_find_vnode(p, "fw2");
+    const struct vnode_plan *vpn = chain_plan_find_vnode(p, "vpn");
+    char buf[160];
+    /* lb's output is spread by the source port's low bit, for TCP and UDP. */
+    snprintf(buf, sizeof buf, "in_port=%u,udp,tp_src=0x0/0x1,actions=output:%u",
+             lb->nics[1].ofport, fw1->nics[0].ofport);
+    assert_true(has_flow(p, buf));
+    snprintf(buf, sizeof buf, "in_port=%u,tcp,tp_src=0x1/0x1,actions=output:%u",
+             lb->nics[1].ofport, fw2->nics[0].ofport);
+    assert_true(has_flow(p, buf));
+    /* Replies at the merge go back the same way, by destination port. */
+    snprintf(buf, sizeof buf, "in_port=%u,tcp,tp_dst=0x1/0x1,actions=output:%u",
+             vpn->nics[0].ofport, fw2->nics[1].ofport);
+    assert_true(has_flow(p, buf));
+    snprintf(buf, sizeof buf, "in_port=%u,udp,tp_dst=0x0/0x1,actions=output:%u",
+             vpn->nics[0].ofport, fw1->nics[1].ofport);
+    assert_true(has_flow(p, buf));
+    /* Both firewalls feed the VPN. */
+    snprintf(buf, sizeof buf, "priority=100,in_port=%u,actions=output:%u",
+             fw2->nics[1].ofport, vpn->nics[0].ofport);
+    assert_true(has_flow(p, buf));
+    chain_plan_destroy(p);
+}
+
+static void
+test_missing_program(void **state)
+{
+    char *path = vnet_xasprintf("%s/templates/chains/fw-nat-vpn.json", VNET_SOURCE_DIR);
+    struct chain_template *t;
+    assert_null(chain_template_load_file(path, &t));
+    free(path);
+    free(t->nodes[1].program);
+    t->nodes[1].program = vnet_xstrdup("missing-nf");
+    struct chain_plan *p;
+    struct vnet_error *error = chain_plan_create(t, 1, 256, &env, &p);
+    assert_non_null(error);
+    assert_string_equal(error->message, "node 'nat': NF program 'missing-nf' not found");
+    vnet_error_destroy(error);
+    chain_template_destroy(t);
+}
+
+static void
+test_bad_rules_are_caught(void **state)
+{
+    const char *const bad[] = { "priority=100,in_port=1,actions=output:2",
+                                "priority=100,in_prt=1,actions=output:2" };
+    char *error = ovs_adapter_check_flows(bad, 2);
+    assert_non_null(error);
+    assert_non_null(strstr(error, "rule 1:"));
+    free(error);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chain_layout),
+        cmocka_unit_test(test_dag_split),
+        cmocka_unit_test(test_missing_program),
+        cmocka_unit_test(test_bad_rules_are_caught),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
