@@ -147,9 +147,8 @@ iso_env() {
 }
 
 kill_pidfile() {   # PIDFILE
-    [ -f "$1" ] || return 0
     local pid
-    pid=$(cat "$1")
+    pid=$(cat "$1" 2>/dev/null) || return 0
     kill -TERM "$pid" 2>/dev/null || return 0
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true

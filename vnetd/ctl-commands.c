@@ -420,5 +420,8 @@ const struct ctl_command ctl_commands[] = {
       NULL, cmd_chain_create },
     { "chain delete", 1, 1, "NAME", "tear a chain down and remove it from vnetd", false,
       chain_delete_options, cmd_chain_delete },
+    { "chain exec", 3, 64, "CHAIN NODE -- PROGRAM [ARG...]",
+      "run a program inside a VNode (no shell); exits with its status", false, NULL,
+      ctl_cmd_chain_exec },
     { NULL, 0, 0, NULL, NULL, false, NULL, NULL },
 };

@@ -67,6 +67,9 @@ const char *ctl_get_option(const struct ctl_context *, const char *name);
 int ctl_call(struct ctl_context *, const char *method, struct json_object *params,
              struct json_object **ret_result);
 
+/* Handlers that live in their own files. */
+int ctl_cmd_chain_exec(struct ctl_context *);
+
 /* Prints 'obj' as indented JSON to ctx->out. */
 void ctl_print_json(struct ctl_context *, struct json_object *obj);
 

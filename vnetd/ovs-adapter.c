@@ -714,16 +714,21 @@ apply_flowset(struct ovs_adapter *a, struct ofconn *c, struct flowset *f)
         }
         ofpbuf_delete(reply);
     }
-    if (retval || n_errors) {
+    if (retval) {
+        /* The connection broke (e.g. the switch restarted or the bridge was
+         * recreated): reconnect and try again; nothing was applied. */
+        VNLOG_INFO("OpenFlow connection to '%s' failed (%s); reconnecting", f->bridge,
+                   ovs_strerror(retval));
+        drop_conn(c);
+        c->retry_at = 0;
+        return -retval;
+    }
+    if (n_errors) {
         free(f->error);
-        f->error = vnet_xasprintf("bundle for chain '%s' on '%s' failed: %s",
-                                  f->chain, f->bridge,
-                                  retval ? ovs_strerror(retval) : first);
+        f->error = vnet_xasprintf("bundle for chain '%s' on '%s' was refused: %s",
+                                  f->chain, f->bridge, first);
         VNLOG_WARN_RL(&rl, "%s", f->error);
-        if (retval) {
-            drop_conn(c);
-        }
-        return retval ? -retval : -EPROTO;
+        return -EPROTO;
     }
     free(f->error);
     f->error = NULL;
@@ -818,12 +823,22 @@ static void
 run_flows(struct ovs_adapter *a)
 {
     long long int now = time_msec();
+    for (size_t i = 0; i < a->n_conns; i++) {
+        if (a->conns[i].vconn && !find_bridge(a, a->conns[i].bridge)) {
+            drop_conn(&a->conns[i]);
+            a->conns[i].retry_at = 0;
+        }
+    }
     bool audit = now >= a->next_audit;
     if (audit) {
         a->next_audit = now + AUDIT_INTERVAL_MS;
     }
     for (size_t i = 0; i < a->n_flowsets; i++) {
         struct flowset *f = &a->flowsets[i];
+        if (!f->desired && !f->installed && !find_bridge(a, f->bridge)) {
+            f->installed = true;        /* the bridge went, and its rules with it */
+            continue;
+        }
         if (f->installed || !find_bridge(a, f->bridge)
             || (f->desired && !flowset_ports_ready(a, f))) {
             continue;

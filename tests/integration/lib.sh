@@ -58,3 +58,25 @@ start_vnetd() {
     VNETD_PID=$(cat "$T/vnetd.pid")
     on_exit "stop_pid $VNETD_PID"
 }
+
+# start_substrate : an isolated OVS + libvirtd for this test (own netns, own
+# rundirs); sets SUB and SUBSTRATE_OPTS (vnetd options reaching it).
+start_substrate() {
+    [ "$(id -u)" = 0 ] || skip "needs root for OVS, libvirtd and network namespaces"
+    SUB=$T/substrate
+    on_exit "$VNET_SOURCE/scripts/vnet-host.sh down --isolated $SUB"
+    "$VNET_SOURCE/scripts/vnet-host.sh" up --isolated "$SUB" 2>"$T/substrate.log" \
+        || { cat "$T/substrate.log"; fail "isolated substrate did not start"; }
+    read -r -a SUBSTRATE_OPTS <<<"$("$VNET_SOURCE/scripts/vnet-host.sh" env --isolated "$SUB")"
+    SUB_NETNS=$(cat "$SUB/netns")
+    LIBVIRT_URI="lxc:///system?socket=$SUB/libvirt/sock/libvirt-sock"
+    export OVS_RUNDIR=$SUB/ovs
+}
+
+# vsctl ARGS... / ofctl ARGS... : the test's own OVS instance.
+vsctl() { ovs-vsctl --db="unix:$SUB/ovs/db.sock" --timeout=10 "$@"; }
+ofctl() { ovs-ofctl -O OpenFlow15 "$@"; }
+virsh_t() { virsh -q -c "$LIBVIRT_URI" "$@"; }
+
+# json_get FILE PYEXPR : evaluates a Python expression over the JSON in FILE ('j').
+json_get() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
