@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/chain-template.h"
 #include "lib/error.h"
@@ -168,7 +169,7 @@ cmd_chain_create(struct control_request *req, struct json_object *params, void *
     }
     VNLOG_INFO("creating chain '%s' (id %06x, ports %u..%u)", e->name, e->chain_id,
                e->port_base, e->port_base + 255);
-    chain_runtime_hold(d->runtime, e, req);
+    chain_runtime_hold(d->runtime, e, CHAIN_OP_CREATE, req);
 }
 
 static void
@@ -195,7 +196,7 @@ cmd_chain_delete(struct control_request *req, struct json_object *params, void *
             return;
         }
         VNLOG_INFO("deleting chain '%s'", name);
-        chain_runtime_hold(d->runtime, e, req);
+        chain_runtime_hold(d->runtime, e, CHAIN_OP_DELETE, req);
         return;
     }
     if (keep) {
@@ -216,6 +217,173 @@ cmd_chain_delete(struct control_request *req, struct json_object *params, void *
     json_object_object_add(result, "deleted", json_object_new_string(name));
     control_request_reply(req, result);
 }
+
+/* Checks a cpuset such as "1", "0-1" or "0,2-3" against the CPUs of this host. */
+static bool
+cpuset_valid(const char *s, long n_cpus)
+{
+    if (!*s || strlen(s) > 64) {
+        return false;
+    }
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long lo = strtol(p, &end, 10), hi = lo;
+        if (end == p || lo < 0 || lo >= n_cpus) {
+            return false;
+        }
+        p = end;
+        if (*p == '-') {
+            p++;
+            hi = strtol(p, &end, 10);
+            if (end == p || hi < lo || hi >= n_cpus) {
+                return false;
+            }
+            p = end;
+        }
+        if (*p == ',') {
+            p++;
+            if (!*p) {
+                return false;
+            }
+        } else if (*p) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+cmd_chain_mirror(struct control_request *req, struct json_object *params, void *aux)
+{
+    struct vnetd *d = aux;
+    struct chain_entry *e = find_or_fail(d, req, param_string(params, "name", ""));
+    if (!e || !need_runtime(d, req)) {
+        return;
+    }
+    if (e->state != CHAIN_RUNNING) {
+        control_request_fail(req, vnet_error_create(
+                                 VNET_ERR_BUSY, "chain '%s' is %s; create it first",
+                                 e->name, chain_state_to_string(e->state)));
+        return;
+    }
+    if (e->monitor) {
+        control_request_fail(req, vnet_error_create(
+                                 VNET_ERR_BUSY, "chain '%s' already has a Monitoring "
+                                 "VNet%s", e->name, e->monitor->removing
+                                 ? " being removed" : "; 'unmirror' it first"));
+        return;
+    }
+    struct monitor_spec *m = vnet_xzalloc(sizeof *m);
+    struct json_object *nodes, *v;
+    if (json_object_object_get_ex(params, "nodes", &nodes)) {
+        size_t n = json_object_array_length(nodes);
+        m->nodes = vnet_xcalloc(n ? n : 1, sizeof *m->nodes);
+        for (size_t i = 0; i < n; i++) {
+            const char *node = json_object_get_string(json_object_array_get_idx(nodes,
+                                                                                 i));
+            if (!json_object_is_type(json_object_array_get_idx(nodes, i),
+                                     json_type_string)
+                || chain_template_find_node(e->tmpl, node) < 0) {
+                control_request_fail(req, vnet_error_create(
+                                         VNET_ERR_INVALID, "params.nodes[%zu]: chain "
+                                         "'%s' has no NF named '%s'", i, e->name,
+                                         node ? node : "?"));
+                monitor_spec_destroy(m);
+                return;
+            }
+            m->nodes[m->n_nodes++] = vnet_xstrdup(node);
+        }
+    }
+    if (!m->n_nodes) {
+        free(m->nodes);
+        m->nodes = vnet_xcalloc(e->tmpl->n_nodes, sizeof *m->nodes);
+        for (size_t i = 0; i < e->tmpl->n_nodes; i++) {
+            m->nodes[m->n_nodes++] = vnet_xstrdup(e->tmpl->nodes[i].name);
+        }
+    }
+    m->snaplen = 128;
+    m->memory_mib = 256;
+    if (json_object_object_get_ex(params, "snaplen", &v)) {
+        int64_t x = json_object_get_int64(v);
+        if (x < 64 || x > 65535) {
+            control_request_fail(req, vnet_error_create(
+                                     VNET_ERR_INVALID, "params.snaplen: expected 64..65535 "
+                                     "bytes, got %lld", (long long) x));
+            monitor_spec_destroy(m);
+            return;
+        }
+        m->snaplen = (uint32_t) x;
+    }
+    if (json_object_object_get_ex(params, "memory", &v)) {
+        int64_t x = json_object_get_int64(v);
+        if (x < 32 || x > 65536) {
+            control_request_fail(req, vnet_error_create(
+                                     VNET_ERR_INVALID, "params.memory: expected 32..65536 "
+                                     "MiB, got %lld", (long long) x));
+            monitor_spec_destroy(m);
+            return;
+        }
+        m->memory_mib = (unsigned) x;
+    }
+    const char *cpus = param_string(params, "cpus", NULL);
+    if (cpus) {
+        long n_cpus = sysconf(_SC_NPROCESSORS_CONF);
+        if (!cpuset_valid(cpus, n_cpus)) {
+            control_request_fail(req, vnet_error_create(
+                                     VNET_ERR_INVALID, "params.cpus: expected a CPU list "
+                                     "such as \"1\" or \"0-1\" within 0..%ld, got '%s'",
+                                     n_cpus - 1, cpus));
+            monitor_spec_destroy(m);
+            return;
+        }
+        m->cpus = vnet_xstrdup(cpus);
+    }
+    struct json_object *before = registry_to_json(&d->registry);
+    e->monitor = m;
+    chain_entry_set_error(e, NULL);
+    struct vnet_error *error = vnetd_commit(d, before);
+    if (error) {
+        control_request_fail(req, error);
+        return;
+    }
+    VNLOG_INFO("mirroring chain '%s' (%zu NFs, snaplen %u)", e->name, m->n_nodes,
+               m->snaplen);
+    chain_runtime_hold(d->runtime, e, CHAIN_OP_MIRROR, req);
+}
+
+static void
+cmd_chain_unmirror(struct control_request *req, struct json_object *params, void *aux)
+{
+    struct vnetd *d = aux;
+    struct chain_entry *e = find_or_fail(d, req, param_string(params, "name", ""));
+    if (!e || !need_runtime(d, req)) {
+        return;
+    }
+    if (!e->monitor) {
+        control_request_fail(req, vnet_error_create(VNET_ERR_NOT_FOUND, "chain '%s' has "
+                                                    "no Monitoring VNet", e->name));
+        return;
+    }
+    struct json_object *before = registry_to_json(&d->registry);
+    e->monitor->removing = true;
+    struct vnet_error *error = vnetd_commit(d, before);
+    if (error) {
+        control_request_fail(req, error);
+        return;
+    }
+    VNLOG_INFO("removing the Monitoring VNet of chain '%s'", e->name);
+    chain_runtime_hold(d->runtime, e, CHAIN_OP_UNMIRROR, req);
+}
+
+static const struct control_param mirror_params[] = {
+    { "name", CP_NAME, true },
+    { "nodes", CP_ARRAY, false },
+    { "snaplen", CP_INT, false },
+    { "cpus", CP_STRING, false },
+    { "memory", CP_INT, false },
+    { NULL, 0, false },
+};
 
 static const struct control_param load_params[] = {
     { "file", CP_STRING, true },
@@ -244,6 +412,10 @@ static const struct control_command chain_commands[] = {
       name_params, cmd_chain_create },
     { "chain/delete", "tear down and remove a chain: name=CHAIN [keep-template]",
       false, delete_params, cmd_chain_delete },
+    { "chain/mirror", "create the chain's Monitoring VNet: name=CHAIN [nodes] [snaplen] "
+      "[cpus] [memory]", false, mirror_params, cmd_chain_mirror },
+    { "chain/unmirror", "remove the chain's Monitoring VNet: name=CHAIN", false,
+      name_params, cmd_chain_unmirror },
     { NULL, NULL, false, NULL, NULL },
 };
 

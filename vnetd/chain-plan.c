@@ -13,7 +13,8 @@ const char *
 vnode_role_to_string(enum vnode_role role)
 {
     return (role == VNODE_ROLE_SOURCE ? "source"
-            : role == VNODE_ROLE_SINK ? "sink" : "nf");
+            : role == VNODE_ROLE_SINK ? "sink"
+            : role == VNODE_ROLE_MONITOR ? "monitor" : "nf");
 }
 
 const char *
@@ -94,7 +95,7 @@ static uint16_t
 in_port_of(const struct chain_plan *p, int idx)
 {
     /* Node 'idx' receives forward traffic on its in NIC. */
-    return idx == CHAIN_EP_EGRESS ? p->vnodes[p->n_vnodes - 1].nics[0].ofport
+    return idx == CHAIN_EP_EGRESS ? p->vnodes[p->n_nf + 1].nics[0].ofport
                                   : p->vnodes[idx].nics[0].ofport;
 }
 
@@ -102,7 +103,7 @@ static uint16_t
 out_port_of(const struct chain_plan *p, int idx)
 {
     /* Node 'idx' emits forward traffic on its out NIC; the source on its only NIC. */
-    return idx == CHAIN_EP_INGRESS ? p->vnodes[p->n_vnodes - 2].nics[0].ofport
+    return idx == CHAIN_EP_INGRESS ? p->vnodes[p->n_nf].nics[0].ofport
                                    : p->vnodes[idx].nics[1].ofport;
 }
 
@@ -110,7 +111,7 @@ out_port_of(const struct chain_plan *p, int idx)
 static char *
 deliver(const struct chain_plan *p, uint16_t port)
 {
-    for (size_t i = p->n_vnodes - 2; i < p->n_vnodes; i++) {
+    for (size_t i = p->n_nf; i < p->n_nf + 2; i++) {
         const struct vnode_plan *v = &p->vnodes[i];
         if (v->nics[0].ofport == port) {
             char mac[18];
@@ -207,8 +208,17 @@ plan_flows(struct chain_plan *p, const struct chain_template *t)
     size_t cap = 0;
     uint16_t *to = vnet_xcalloc(t->n_edges, sizeof *to);
 
-    arp_responder(p, &cap, &p->vnodes[p->n_vnodes - 2].nics[0]);
-    arp_responder(p, &cap, &p->vnodes[p->n_vnodes - 1].nics[0]);
+    arp_responder(p, &cap, &p->vnodes[p->n_nf].nics[0]);
+    arp_responder(p, &cap, &p->vnodes[p->n_nf + 1].nics[0]);
+    /* The host side of a veth sends IPv6 router solicitations and MLD reports when
+     * it comes up, and OVS's userspace datapath picks them up as received: keep
+     * that link-local noise out of the chain (its addressing is IPv4). */
+    for (size_t v = 0; v < p->n_nf + 2; v++) {
+        for (size_t n = 0; n < p->vnodes[v].n_nics; n++) {
+            add_flow(p, &cap, "priority=190,in_port=%u,ipv6,ipv6_dst=ff00::/8,"
+                     "actions=drop", p->vnodes[v].nics[n].ofport);
+        }
+    }
     steer_forward(p, &cap, t, CHAIN_EP_INGRESS, to);
     steer_reverse(p, &cap, t, CHAIN_EP_EGRESS, to);
     for (int i = 0; i < (int) t->n_nodes; i++) {
@@ -218,9 +228,100 @@ plan_flows(struct chain_plan *p, const struct chain_template *t)
     free(to);
 }
 
+/* Adds the monitoring VNode and its mirrors. */
+static struct vnet_error *
+plan_monitor(struct chain_plan *p, const struct chain_template *t,
+             const struct chain_plan_env *env, const struct chain_plan_monitor *m)
+{
+    char *program = env->resolve_program("vnet-monitor", env->aux);
+    if (!program) {
+        return vnet_error_create(VNET_ERR_INVALID, "monitoring VNode: program "
+                                 "'vnet-monitor' not found");
+    }
+    struct vnode_plan *v = &p->vnodes[p->n_vnodes++];
+    size_t cap = 0;
+    v->domain = chain_plan_domain_name(t->name, "monitor");
+    v->node = vnet_xstrdup("monitor");
+    v->role = VNODE_ROLE_MONITOR;
+    v->kind = VNODE_LXC;
+    v->cpus = 1;
+    v->memory_mib = m->memory_mib;
+    v->cpuset = m->cpuset ? vnet_xstrdup(m->cpuset) : NULL;
+    v->control = vnet_xasprintf("%s/%s-monitor.ctl", env->control_dir, t->name);
+    v->nics = vnet_xcalloc(2 * m->n_nodes, sizeof *v->nics);
+    p->mirrors = vnet_xcalloc(2 * m->n_nodes, sizeof *p->mirrors);
+
+    argv_add(v, &cap, env->vnode_init);
+    argv_add(v, &cap, "--no-ipv6");
+    argv_add(v, &cap, "--");
+    argv_add(v, &cap, program);
+    free(program);
+    argv_add(v, &cap, "--chain");
+    argv_add(v, &cap, t->name);
+    argv_add(v, &cap, "--control");
+    argv_add(v, &cap, v->control);
+    char *store = vnet_xasprintf("%s/%s", env->store_dir, t->name);
+    argv_add(v, &cap, "--store");
+    argv_add(v, &cap, store);
+    free(store);
+    argv_add(v, &cap, "--snaplen");
+    argv_addf(v, &cap, "%llu", m->snaplen);
+    /* The service graph and peak rates, for matching and diagnosis. */
+    for (size_t i = 0; i < t->n_nodes; i++) {
+        const struct chain_node *n = &t->nodes[i];
+        char *desc = vnet_xasprintf("%s=%llu,qcap=%u,type=%s", n->name,
+                                    (unsigned long long) n->peak_pps, n->queue,
+                                    n->mode ? n->mode : "forward");
+        argv_add(v, &cap, "--nf");
+        argv_add(v, &cap, desc);
+        free(desc);
+    }
+    for (size_t e = 0; e < t->n_edges; e++) {
+        char *edge = vnet_xasprintf("%s:%s",
+                                    chain_template_endpoint_name(t, t->edges[e].from),
+                                    chain_template_endpoint_name(t, t->edges[e].to));
+        argv_add(v, &cap, "--edge");
+        argv_add(v, &cap, edge);
+        free(edge);
+    }
+
+    for (size_t k = 0; k < m->n_nodes; k++) {
+        int idx = chain_template_find_node(t, m->nodes[k]);
+        if (idx < 0) {
+            return vnet_error_create(VNET_ERR_INVALID, "monitor: no node '%s' in chain "
+                                     "'%s'", m->nodes[k], t->name);
+        }
+        const struct vnode_plan *nf = &p->vnodes[idx];
+        for (int dir = 0; dir < 2; dir++) {
+            size_t n = v->n_nics++;
+            char sfx[8];
+            snprintf(sfx, sizeof sfx, "m%02u%c", (unsigned) (idx % 100),
+                     dir ? 'd' : 'a');
+            make_nic(&v->nics[n], p->chain_id, 0xfc, (unsigned) n, sfx,
+                     (uint16_t) (p->port_base + 128 + n),
+                     (169u << 24) | (254u << 16) | (uint32_t) (n + 1) << 8 | 1, 30);
+            snprintf(v->nics[n].guest, sizeof v->nics[n].guest, "%.7s", sfx);
+            struct mirror_plan *mp = &p->mirrors[p->n_mirrors++];
+            mp->name = vnet_xasprintf("vnet-%s-%s-%s", t->name, nf->node,
+                                      dir ? "dep" : "arr");
+            mp->node = nf->node;
+            mp->arrivals = !dir;
+            mp->select_dst = dir ? NULL : nf->nics[0].ifname;
+            mp->select_src = dir ? nf->nics[1].ifname : NULL;
+            mp->output = v->nics[n].ifname;
+            char *port = vnet_xasprintf("%s=%s:%s", sfx, nf->node, dir ? "out" : "in");
+            argv_add(v, &cap, "--port");
+            argv_add(v, &cap, port);
+            free(port);
+        }
+    }
+    return NULL;
+}
+
 struct vnet_error *
 chain_plan_create(const struct chain_template *t, uint32_t chain_id, uint16_t port_base,
-                  const struct chain_plan_env *env, struct chain_plan **ret)
+                  const struct chain_plan_env *env, const struct chain_plan_monitor *mon,
+                  struct chain_plan **ret)
 {
     struct chain_plan *p = vnet_xzalloc(sizeof *p);
     p->chain = vnet_xstrdup(t->name);
@@ -230,8 +331,9 @@ chain_plan_create(const struct chain_template *t, uint32_t chain_id, uint16_t po
     p->cookie = (VNET_COOKIE_TAG << 32) | ((uint64_t) p->chain_id << 8)
                 | VNET_COOKIE_ROLE_STEER;
     p->cookie_mask = ~0xffull;
+    p->n_nf = t->n_nodes;
     p->n_vnodes = t->n_nodes + 2;
-    p->vnodes = vnet_xcalloc(p->n_vnodes, sizeof *p->vnodes);
+    p->vnodes = vnet_xcalloc(p->n_vnodes + 1, sizeof *p->vnodes);
 
     for (size_t i = 0; i < t->n_nodes; i++) {
         const struct chain_node *n = &t->nodes[i];
@@ -250,6 +352,7 @@ chain_plan_create(const struct chain_template *t, uint32_t chain_id, uint16_t po
         v->cpus = n->cpus;
         v->memory_mib = n->memory_mib;
         v->control = vnet_xasprintf("%s/%s-%s.ctl", env->control_dir, t->name, n->name);
+        v->nics = vnet_xcalloc(2, sizeof *v->nics);
         char sfx[8];
         snprintf(sfx, sizeof sfx, "%02ui", (unsigned) (i % 100));
         make_nic(&v->nics[0], p->chain_id, (unsigned) i, 0, sfx,
@@ -302,6 +405,7 @@ chain_plan_create(const struct chain_template *t, uint32_t chain_id, uint16_t po
         v->kind = VNODE_LXC;
         v->cpus = 1;
         v->memory_mib = 256;
+        v->nics = vnet_xcalloc(1, sizeof *v->nics);
         make_nic(&v->nics[0], p->chain_id, 0xfe - (unsigned) k, 0, ends[k].sfx,
                  (uint16_t) (port_base + k), k ? t->sink_ip : t->source_ip,
                  t->prefix_len);
@@ -312,6 +416,13 @@ chain_plan_create(const struct chain_template *t, uint32_t chain_id, uint16_t po
     }
 
     plan_flows(p, t);
+    if (mon) {
+        struct vnet_error *error = plan_monitor(p, t, env, mon);
+        if (error) {
+            chain_plan_destroy(p);
+            return error;
+        }
+    }
     *ret = p;
     return NULL;
 }
@@ -327,12 +438,18 @@ chain_plan_destroy(struct chain_plan *p)
         free(v->domain);
         free(v->node);
         free(v->control);
+        free(v->cpuset);
+        free(v->nics);
         for (size_t a = 0; a < v->argc; a++) {
             free(v->argv[a]);
         }
         free(v->argv);
     }
     free(p->vnodes);
+    for (size_t m = 0; m < p->n_mirrors; m++) {
+        free(p->mirrors[m].name);
+    }
+    free(p->mirrors);
     for (size_t f = 0; f < p->n_flows; f++) {
         free(p->flows[f]);
     }

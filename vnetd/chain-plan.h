@@ -36,7 +36,8 @@
 #define VNET_PORTS_PER_CHAIN 256
 #define VNET_GATEWAY_MAC "02:76:6e:00:00:01"
 
-enum vnode_role { VNODE_ROLE_NF, VNODE_ROLE_SOURCE, VNODE_ROLE_SINK };
+enum vnode_role { VNODE_ROLE_NF, VNODE_ROLE_SOURCE, VNODE_ROLE_SINK,
+                  VNODE_ROLE_MONITOR };
 
 struct vnode_nic {
     char ifname[16];            /* host-side veth, also the OVS port name */
@@ -56,14 +57,37 @@ struct vnode_plan {
     unsigned int memory_mib;
     char **argv;                /* init program and its arguments */
     size_t argc;
-    char *control;              /* NF control socket path, or NULL */
-    struct vnode_nic nics[2];
+    char *control;              /* control socket path, or NULL */
+    char *cpuset;               /* pinned CPUs, or NULL */
+    struct vnode_nic *nics;
     size_t n_nics;
+};
+
+/* A Monitoring VNet: a monitoring VNode with, for each mirrored NF, one NIC that
+ * receives copies of the packets OVS delivers to the NF's "in" NIC (its arrivals)
+ * and one that receives copies of the packets the NF sends from its "out" NIC (its
+ * departures). */
+struct chain_plan_monitor {
+    const char *const *nodes;
+    size_t n_nodes;
+    uint32_t snaplen;
+    const char *cpuset;
+    unsigned int memory_mib;
+};
+
+struct mirror_plan {
+    char *name;                 /* OVS Mirror row name */
+    const char *node;           /* mirrored NF */
+    bool arrivals;              /* else departures */
+    const char *select_dst;     /* port names (point into the plan) */
+    const char *select_src;
+    const char *output;
 };
 
 struct chain_plan_env {
     const char *vnode_init;     /* absolute path of vnet-vnode-init */
-    const char *control_dir;    /* where NF control sockets live */
+    const char *control_dir;    /* where NF and monitor control sockets live */
+    const char *store_dir;      /* the monitors' rolling capture stores */
     /* Resolves an NF program name to an absolute path (returns a malloc'd string),
      * or returns NULL if it cannot be found. */
     char *(*resolve_program)(const char *program, void *aux);
@@ -77,18 +101,23 @@ struct chain_plan {
     uint16_t port_base;
     uint64_t cookie;            /* of the steering rules */
     uint64_t cookie_mask;       /* matches every rule of the chain */
-    struct vnode_plan *vnodes;  /* NFs in topological order, then source, sink */
+    struct vnode_plan *vnodes;  /* NFs in topological order, source, sink, then the
+                                 * monitoring VNode if there is one */
     size_t n_vnodes;
+    size_t n_nf;                /* vnodes[n_nf] is the source, [n_nf + 1] the sink */
+    struct mirror_plan *mirrors;
+    size_t n_mirrors;
     char **flows;               /* ovs-ofctl flow syntax, with cookie and priority */
     size_t n_flows;
 };
 
 struct vnet_error;
 
-/* Computes the plan.  Fails (with a message naming the node and program) only if an
- * NF program cannot be resolved. */
+/* Computes the plan, with a Monitoring VNet if 'monitor' is not NULL.  Fails (with a
+ * message naming the node and program) only if a program cannot be resolved. */
 struct vnet_error *chain_plan_create(const struct chain_template *, uint32_t chain_id,
                                      uint16_t port_base, const struct chain_plan_env *,
+                                     const struct chain_plan_monitor *,
                                      struct chain_plan **ret);
 void chain_plan_destroy(struct chain_plan *);
 

@@ -27,7 +27,7 @@ VNLOG_DEFINE_THIS_MODULE(runtime);
 struct held_op {
     char *chain;
     struct control_request *req;
-    bool create;                /* else delete */
+    enum chain_op op;
     uint64_t deadline_ns;
 };
 
@@ -39,7 +39,7 @@ struct running {
 struct chain_runtime {
     struct vnetd *d;
     char *libvirt_uri, *ovs_db, *ovs_rundir, *datapath, *base_xml, *vnode_init;
-    char *nf_path, *control_dir;
+    char *nf_path, *control_dir, *store_dir;
     unsigned int op_timeout_s;
     struct libvirt_adapter *lv;
     struct ovs_adapter *ovs;
@@ -92,6 +92,7 @@ chain_runtime_create(struct vnetd *d, const struct chain_runtime_config *cfg)
     rt->vnode_init = vnet_xstrdup(cfg->vnode_init);
     rt->nf_path = vnet_xstrdup(cfg->nf_path);
     rt->control_dir = vnet_xstrdup(cfg->control_dir);
+    rt->store_dir = vnet_xstrdup(cfg->store_dir);
     rt->op_timeout_s = cfg->op_timeout_s ? cfg->op_timeout_s : 120;
     rt->lv = libvirt_adapter_create(cfg->libvirt_uri, d->registry.instance);
     rt->ovs = ovs_adapter_create(cfg->ovs_db, cfg->ovs_rundir, d->registry.instance);
@@ -136,6 +137,7 @@ chain_runtime_destroy(struct chain_runtime *rt)
     free(rt->vnode_init);
     free(rt->nf_path);
     free(rt->control_dir);
+    free(rt->store_dir);
     free(rt);
 }
 
@@ -157,13 +159,9 @@ find_plan(const struct chain_runtime *rt, const char *chain)
     return NULL;
 }
 
-/* Persists a failure of chain 'e' and rolls it back to "defined". */
 static void
-fail_chain(struct chain_runtime *rt, struct chain_entry *e, const char *msg)
+commit_or_log(struct chain_runtime *rt, struct json_object *before)
 {
-    struct json_object *before = registry_to_json(&rt->d->registry);
-    e->state = CHAIN_DEFINED;
-    chain_entry_set_error(e, msg);
     struct vnet_error *error = vnetd_commit(rt->d, before);
     if (error) {
         VNLOG_ERR("%s", error->message);
@@ -172,17 +170,63 @@ fail_chain(struct chain_runtime *rt, struct chain_entry *e, const char *msg)
     rt->dirty = true;
 }
 
+/* Persists a failure of chain 'e' and rolls it back to "defined". */
+static void
+fail_chain(struct chain_runtime *rt, struct chain_entry *e, const char *msg)
+{
+    struct json_object *before = registry_to_json(&rt->d->registry);
+    e->state = CHAIN_DEFINED;
+    chain_entry_set_error(e, msg);
+    commit_or_log(rt, before);
+}
+
+/* Persists a failure of the Monitoring VNet of 'e' and removes it. */
+static void
+fail_monitor(struct chain_runtime *rt, struct chain_entry *e, const char *msg)
+{
+    struct json_object *before = registry_to_json(&rt->d->registry);
+    if (e->monitor) {
+        e->monitor->removing = true;
+    }
+    chain_entry_set_error(e, msg);
+    commit_or_log(rt, before);
+}
+
+static struct vnet_error *
+make_plan(struct chain_runtime *rt, const struct chain_entry *e, bool with_monitor,
+          struct chain_plan **ret)
+{
+    struct chain_plan_env env = {
+        .vnode_init = rt->vnode_init,
+        .control_dir = rt->control_dir,
+        .store_dir = rt->store_dir,
+        .resolve_program = resolve_program,
+        .aux = rt,
+    };
+    struct chain_plan_monitor mon;
+    if (with_monitor && e->monitor) {
+        mon = (struct chain_plan_monitor) {
+            (const char *const *) e->monitor->nodes, e->monitor->n_nodes,
+            e->monitor->snaplen, e->monitor->cpus, e->monitor->memory_mib,
+        };
+    }
+    return chain_plan_create(e->tmpl, e->chain_id, e->port_base, &env,
+                             with_monitor && e->monitor ? &mon : NULL, ret);
+}
+
+static const char *
+port_role(const struct vnode_plan *vn, size_t n)
+{
+    return (vn->role == VNODE_ROLE_NF ? (n ? "nf-out" : "nf-in")
+            : vn->role == VNODE_ROLE_MONITOR ? "mirror-output"
+            : vnode_role_to_string(vn->role));
+}
+
 /* Builds the plans of the chains that should run and pushes the desired state of
  * both adapters. */
 static void
 push_desired(struct chain_runtime *rt)
 {
-    struct chain_plan_env env = {
-        .vnode_init = rt->vnode_init,
-        .control_dir = rt->control_dir,
-        .resolve_program = resolve_program,
-        .aux = rt,
-    };
     free_plans(rt);
     struct registry *reg = &rt->d->registry;
     rt->plans = vnet_xcalloc(reg->n_chains + 1, sizeof *rt->plans);
@@ -191,9 +235,15 @@ push_desired(struct chain_runtime *rt)
         if (e->state != CHAIN_RUNNING) {
             continue;
         }
+        bool with_monitor = e->monitor && !e->monitor->removing;
         struct chain_plan *plan;
-        struct vnet_error *error = chain_plan_create(e->tmpl, e->chain_id, e->port_base,
-                                                     &env, &plan);
+        struct vnet_error *error = make_plan(rt, e, with_monitor, &plan);
+        if (error && with_monitor) {
+            VNLOG_WARN("chain '%s': %s", e->name, error->message);
+            fail_monitor(rt, e, error->message);
+            vnet_error_destroy(error);
+            error = make_plan(rt, e, false, &plan);
+        }
         if (error) {
             VNLOG_WARN("chain '%s': %s", e->name, error->message);
             fail_chain(rt, e, error->message);
@@ -204,28 +254,35 @@ push_desired(struct chain_runtime *rt)
         rt->plans[rt->n_plans++].plan = plan;
     }
 
-    size_t n_doms = 0, n_ports = 0, n_sets = 0, n_bridges = 0;
+    size_t n_doms = 0, n_nics = 0, n_mirrors = 0;
     for (size_t i = 0; i < rt->n_plans; i++) {
-        n_doms += rt->plans[i].plan->n_vnodes;
+        const struct chain_plan *p = rt->plans[i].plan;
+        n_doms += p->n_vnodes;
+        n_mirrors += p->n_mirrors;
+        for (size_t v = 0; v < p->n_vnodes; v++) {
+            n_nics += p->vnodes[v].n_nics;
+        }
     }
     struct lv_desired *doms = vnet_xcalloc(n_doms + 1, sizeof *doms);
     char **xmls = vnet_xcalloc(n_doms + 1, sizeof *xmls);
     char **specs = vnet_xcalloc(n_doms + 1, sizeof *specs);
-    struct ovs_port_spec *ports = vnet_xcalloc(2 * n_doms + 1, sizeof *ports);
+    struct ovs_port_spec *ports = vnet_xcalloc(n_nics + 1, sizeof *ports);
+    struct ovs_mirror_spec *mirrors = vnet_xcalloc(n_mirrors + 1, sizeof *mirrors);
     struct ovs_flowset_spec *sets = vnet_xcalloc(rt->n_plans + 1, sizeof *sets);
     struct ovs_bridge_spec *bridges = vnet_xcalloc(rt->n_plans + 1, sizeof *bridges);
     const char ***set_ports = vnet_xcalloc(rt->n_plans + 1, sizeof *set_ports);
-    size_t k = 0, n_lv = 0;
+    size_t k = 0, n_lv = 0, n_ports = 0, n_sets = 0, n_bridges = 0;
+    n_mirrors = 0;
 
     for (size_t i = 0; i < rt->n_plans; i++) {
         const struct chain_plan *p = rt->plans[i].plan;
-        set_ports[i] = vnet_xcalloc(2 * p->n_vnodes + 1, sizeof **set_ports);
+        set_ports[i] = vnet_xcalloc(2 * p->n_nf + 3, sizeof **set_ports);
         size_t n_set_ports = 0;
         for (size_t v = 0; v < p->n_vnodes; v++, k++) {
             const struct vnode_plan *vn = &p->vnodes[v];
             struct vnet_error *error = domain_xml_build(rt->base_xml, vn,
                                                         rt->d->registry.instance,
-                                                        p->chain, NULL, &xmls[k],
+                                                        p->chain, vn->cpuset, &xmls[k],
                                                         &specs[k]);
             if (error) {
                 VNLOG_ERR("%s", error->message);
@@ -233,18 +290,27 @@ push_desired(struct chain_runtime *rt)
                 continue;
             }
             doms[n_lv++] = (struct lv_desired) { vn->domain, xmls[k], specs[k], true };
+            /* A VNode's ports are wanted once it runs: its veths exist only then. */
             struct lv_domain_status st;
             libvirt_adapter_get_status(rt->lv, vn->domain, &st);
             for (size_t n = 0; n < vn->n_nics; n++) {
-                set_ports[i][n_set_ports++] = vn->nics[n].ifname;
+                if (vn->role != VNODE_ROLE_MONITOR) {
+                    set_ports[i][n_set_ports++] = vn->nics[n].ifname;
+                }
                 if (st.state == LV_RUNNING && st.current) {
                     ports[n_ports++] = (struct ovs_port_spec) {
                         p->bridge, vn->nics[n].ifname, vn->nics[n].ofport, p->chain,
-                        vn->role == VNODE_ROLE_NF ? (n ? "nf-out" : "nf-in")
-                                                  : vnode_role_to_string(vn->role),
+                        port_role(vn, n),
                     };
                 }
             }
+        }
+        for (size_t m = 0; m < p->n_mirrors; m++) {
+            const struct mirror_plan *mp = &p->mirrors[m];
+            mirrors[n_mirrors++] = (struct ovs_mirror_spec) {
+                p->bridge, mp->name, p->chain, mp->select_dst, mp->select_src,
+                mp->output, registry_find(reg, p->chain)->monitor->snaplen,
+            };
         }
         sets[n_sets++] = (struct ovs_flowset_spec) {
             p->bridge, p->chain, p->cookie, p->cookie_mask,
@@ -258,8 +324,10 @@ push_desired(struct chain_runtime *rt)
             bridges[n_bridges++] = (struct ovs_bridge_spec) { p->bridge, rt->datapath };
         }
     }
+
     libvirt_adapter_set_desired(rt->lv, doms, n_lv);
-    ovs_adapter_set_desired(rt->ovs, bridges, n_bridges, ports, n_ports, sets, n_sets);
+    ovs_adapter_set_desired(rt->ovs, bridges, n_bridges, ports, n_ports, sets, n_sets,
+                            mirrors, n_mirrors);
 
     for (size_t i = 0; i < k; i++) {
         free(xmls[i]);
@@ -273,30 +341,54 @@ push_desired(struct chain_runtime *rt)
     free(specs);
     free(doms);
     free(ports);
+    free(mirrors);
     free(sets);
     free(bridges);
 }
 
-/* Returns NULL if the chain is fully up, "" if still converging, or an error. */
+/* Returns NULL if the VNode runs with all its ports ready, "" if it is still
+ * converging, or an error (written to 'buf'). */
 static const char *
-chain_progress(struct chain_runtime *rt, const struct chain_plan *p, char *buf,
+vnode_progress(struct chain_runtime *rt, const struct vnode_plan *vn, char *buf,
                size_t size)
+{
+    struct lv_domain_status st;
+    libvirt_adapter_get_status(rt->lv, vn->domain, &st);
+    if (st.error[0]) {
+        snprintf(buf, size, "VNode '%s': %s", vn->node, st.error);
+        return buf;
+    }
+    bool ready = st.state == LV_RUNNING && st.current;
+    for (size_t n = 0; n < vn->n_nics; n++) {
+        struct ovs_port_status ps;
+        ovs_adapter_port_status(rt->ovs, vn->nics[n].ifname, &ps);
+        ready &= ps.state == OVS_PORT_READY;
+    }
+    return ready ? NULL : "";
+}
+
+/* The same for the whole chain ('monitor': only its Monitoring VNet). */
+static const char *
+chain_progress(struct chain_runtime *rt, const struct chain_plan *p, bool monitor,
+               char *buf, size_t size)
 {
     bool ready = true;
     for (size_t v = 0; v < p->n_vnodes; v++) {
         const struct vnode_plan *vn = &p->vnodes[v];
-        struct lv_domain_status st;
-        libvirt_adapter_get_status(rt->lv, vn->domain, &st);
-        if (st.error[0]) {
-            snprintf(buf, size, "VNode '%s': %s", vn->node, st.error);
-            return buf;
+        if (monitor != (vn->role == VNODE_ROLE_MONITOR)) {
+            continue;
         }
-        ready &= st.state == LV_RUNNING && st.current;
-        for (size_t n = 0; n < vn->n_nics; n++) {
-            struct ovs_port_status ps;
-            ovs_adapter_port_status(rt->ovs, vn->nics[n].ifname, &ps);
-            ready &= ps.state == OVS_PORT_READY;
+        const char *why = vnode_progress(rt, vn, buf, size);
+        if (why && *why) {
+            return why;
         }
+        ready &= !why;
+    }
+    if (monitor) {
+        for (size_t m = 0; m < p->n_mirrors; m++) {
+            ready &= ovs_adapter_mirror_ready(rt->ovs, p->mirrors[m].name);
+        }
+        return ready && p->n_mirrors ? NULL : "";
     }
     const char *ferr = ovs_adapter_flows_error(rt->ovs, p->chain);
     if (ferr) {
@@ -308,12 +400,54 @@ chain_progress(struct chain_runtime *rt, const struct chain_plan *p, char *buf,
 }
 
 static bool
-torn_down(struct chain_runtime *rt, const char *chain)
+adapters_settled(struct chain_runtime *rt)
 {
     return libvirt_adapter_connected(rt->lv) && libvirt_adapter_converged(rt->lv)
-           && ovs_adapter_connected(rt->ovs) && ovs_adapter_converged(rt->ovs)
-           && !libvirt_adapter_n_owned(rt->lv, chain)
+           && ovs_adapter_connected(rt->ovs) && ovs_adapter_converged(rt->ovs);
+}
+
+static bool
+torn_down(struct chain_runtime *rt, const char *chain)
+{
+    return adapters_settled(rt) && !libvirt_adapter_n_owned(rt->lv, chain)
            && !ovs_adapter_n_owned(rt->ovs, chain);
+}
+
+/* True once nothing of the Monitoring VNet of 'e' is left. */
+static bool
+monitor_gone(struct chain_runtime *rt, const struct chain_entry *e)
+{
+    if (!adapters_settled(rt)) {
+        return false;
+    }
+    struct chain_plan *p;
+    struct vnet_error *error = make_plan(rt, e, true, &p);
+    if (error) {
+        /* Without a plan there is nothing the runtime could have made. */
+        vnet_error_destroy(error);
+        return true;
+    }
+    bool gone = true;
+    for (size_t v = 0; v < p->n_vnodes; v++) {
+        const struct vnode_plan *vn = &p->vnodes[v];
+        if (vn->role != VNODE_ROLE_MONITOR) {
+            continue;
+        }
+        struct lv_domain_status st;
+        libvirt_adapter_get_status(rt->lv, vn->domain, &st);
+        gone &= st.state == LV_ABSENT;
+        for (size_t n = 0; n < vn->n_nics; n++) {
+            struct ovs_port_status ps;
+            ovs_adapter_port_status(rt->ovs, vn->nics[n].ifname, &ps);
+            gone &= ps.state == OVS_PORT_ABSENT;
+        }
+    }
+    for (size_t m = 0; m < p->n_mirrors; m++) {
+        gone &= !ovs_adapter_mirror_ready(rt->ovs, p->mirrors[m].name)
+                && !ovs_adapter_mirror_packets(rt->ovs, p->mirrors[m].name);
+    }
+    chain_plan_destroy(p);
+    return gone;
 }
 
 static void
@@ -330,40 +464,69 @@ finish_op(struct chain_runtime *rt, size_t i, struct json_object *result,
     rt->ops[i] = rt->ops[--rt->n_ops];
 }
 
-/* Finishes deletions whose objects are all gone, with or without a waiting client. */
+/* Answers every held request of 'op' on 'chain'. */
 static void
-finish_deletions(struct chain_runtime *rt)
+finish_ops(struct chain_runtime *rt, const char *chain, enum chain_op op,
+           struct json_object *result, const struct vnet_error *error)
+{
+    for (size_t k = 0; k < rt->n_ops;) {
+        if (!strcmp(rt->ops[k].chain, chain) && rt->ops[k].op == op) {
+            finish_op(rt, k, result ? json_object_get(result) : NULL,
+                      error ? vnet_error_create(error->tag, "%s", error->message)
+                            : NULL);
+        } else {
+            k++;
+        }
+    }
+    json_object_put(result);
+}
+
+/* Completes teardowns whose objects are all gone, with or without a client
+ * waiting (a restarted vnetd finishes what a previous one began). */
+static void
+finish_teardowns(struct chain_runtime *rt)
 {
     struct registry *reg = &rt->d->registry;
     for (size_t i = 0; i < reg->n_chains;) {
         struct chain_entry *e = reg->chains[i];
-        if (e->state != CHAIN_DELETING || !torn_down(rt, e->name)) {
+        char *name = vnet_xstrdup(e->name);
+        if (e->state == CHAIN_RUNNING && e->monitor && e->monitor->removing
+            && monitor_gone(rt, e)) {
+            struct json_object *before = registry_to_json(reg);
+            monitor_spec_destroy(e->monitor);
+            e->monitor = NULL;
+            struct vnet_error *error = vnetd_commit(rt->d, before);
+            VNLOG_INFO("Monitoring VNet of chain '%s' removed", name);
+            struct json_object *result = json_object_new_object();
+            json_object_object_add(result, "unmirrored", json_object_new_string(name));
+            finish_ops(rt, name, CHAIN_OP_UNMIRROR, result, error);
+            vnet_error_destroy(error);
+        }
+        if (e->state == CHAIN_DELETING && torn_down(rt, name)) {
+            bool remove = e->remove_when_gone;
+            struct json_object *before = registry_to_json(reg);
+            if (remove) {
+                registry_remove(reg, name);
+            } else {
+                e->state = CHAIN_DEFINED;
+                monitor_spec_destroy(e->monitor);
+                e->monitor = NULL;
+            }
+            struct vnet_error *error = vnetd_commit(rt->d, before);
+            VNLOG_INFO("chain '%s' torn down%s", name, remove ? " and removed" : "");
+            struct json_object *result = json_object_new_object();
+            json_object_object_add(result, "deleted", json_object_new_string(name));
+            finish_ops(rt, name, CHAIN_OP_DELETE, result, error);
+            vnet_error_destroy(error);
+            free(name);
+            if (remove) {
+                continue;
+            }
             i++;
             continue;
         }
-        char *name = vnet_xstrdup(e->name);
-        bool remove = e->remove_when_gone;
-        struct json_object *before = registry_to_json(reg);
-        if (remove) {
-            registry_remove(reg, name);
-        } else {
-            e->state = CHAIN_DEFINED;
-        }
-        struct vnet_error *error = vnetd_commit(rt->d, before);
-        VNLOG_INFO("chain '%s' torn down%s", name, remove ? " and removed" : "");
-        for (size_t k = 0; k < rt->n_ops; k++) {
-            if (!strcmp(rt->ops[k].chain, name) && !rt->ops[k].create) {
-                struct json_object *result = json_object_new_object();
-                json_object_object_add(result, "deleted", json_object_new_string(name));
-                finish_op(rt, k--, result, error ? vnet_error_create(
-                              error->tag, "%s", error->message) : NULL);
-            }
-        }
-        vnet_error_destroy(error);
         free(name);
-        if (!remove) {
-            i++;
-        }
+        i++;
     }
 }
 
@@ -371,49 +534,62 @@ static void
 check_ops(struct chain_runtime *rt)
 {
     uint64_t now = vnet_mono_ns();
-    for (size_t i = 0; i < rt->n_ops; i++) {
+    for (size_t i = 0; i < rt->n_ops;) {
         struct held_op *op = &rt->ops[i];
         struct chain_entry *e = registry_find(&rt->d->registry, op->chain);
-        if (!op->create) {
-            if (!e || e->state != CHAIN_DELETING) {
-                continue;       /* finish_deletions() answers */
+        bool late = now > op->deadline_ns;
+        if (op->op == CHAIN_OP_DELETE || op->op == CHAIN_OP_UNMIRROR) {
+            /* finish_teardowns() answers; only give up here. */
+            if (late) {
+                finish_op(rt, i, NULL, vnet_error_create(
+                              VNET_ERR_SUBSTRATE, "'%s' is still being torn down after "
+                              "%u s; vnetd keeps trying (see 'chain show')", op->chain,
+                              rt->op_timeout_s));
+                continue;
             }
-            if (now > op->deadline_ns) {
-                finish_op(rt, i--, NULL, vnet_error_create(
-                              VNET_ERR_SUBSTRATE, "chain '%s' is still being torn down "
-                              "after %u s; vnetd keeps trying (see 'chain show')",
-                              op->chain, rt->op_timeout_s));
-            }
+            i++;
             continue;
         }
-        if (!e || e->state != CHAIN_RUNNING) {
-            finish_op(rt, i--, NULL, vnet_error_create(
-                          VNET_ERR_BUSY, "chain '%s' was deleted or failed while being "
-                          "created%s%s", op->chain, e && e->last_error ? ": " : "",
+        bool monitor = op->op == CHAIN_OP_MIRROR;
+        if (!e || e->state != CHAIN_RUNNING || (monitor && (!e->monitor
+                                                             || e->monitor->removing))) {
+            finish_op(rt, i, NULL, vnet_error_create(
+                          VNET_ERR_BUSY, "'%s' was deleted or failed meanwhile%s%s",
+                          op->chain, e && e->last_error ? ": " : "",
                           e && e->last_error ? e->last_error : ""));
             continue;
         }
         const struct chain_plan *p = find_plan(rt, op->chain);
         char buf[400];
-        const char *why = p ? chain_progress(rt, p, buf, sizeof buf) : "";
-        if (why && !*why && now > op->deadline_ns) {
+        const char *why = p ? chain_progress(rt, p, monitor, buf, sizeof buf) : "";
+        if (why && !*why && late) {
             why = (!libvirt_adapter_connected(rt->lv)
                    ? "timed out: libvirtd does not answer"
                    : !ovs_adapter_connected(rt->ovs)
                    ? "timed out: ovsdb-server does not answer"
-                   : "timed out waiting for the VNodes, ports and rules");
+                   : "timed out waiting for the VNodes, ports, mirrors and rules");
         }
         if (!why) {
-            VNLOG_INFO("chain '%s' is running", op->chain);
-            finish_op(rt, i--, chain_runtime_describe(rt, e), NULL);
-        } else if (*why) {
-            char *msg = vnet_xasprintf("chain '%s' could not be created: %s; rolled "
-                                       "back", op->chain, why);
-            VNLOG_WARN("%s", msg);
-            fail_chain(rt, e, msg);
-            finish_op(rt, i--, NULL, vnet_error_create(VNET_ERR_SUBSTRATE, "%s", msg));
-            free(msg);
+            VNLOG_INFO("chain '%s': %s", op->chain,
+                       monitor ? "Monitoring VNet running" : "running");
+            finish_op(rt, i, chain_runtime_describe(rt, e), NULL);
+            continue;
         }
+        if (*why) {
+            char *msg = vnet_xasprintf("%s of chain '%s' failed: %s; rolled back",
+                                       monitor ? "the Monitoring VNet" : "creation",
+                                       op->chain, why);
+            VNLOG_WARN("%s", msg);
+            if (monitor) {
+                fail_monitor(rt, e, msg);
+            } else {
+                fail_chain(rt, e, msg);
+            }
+            finish_op(rt, i, NULL, vnet_error_create(VNET_ERR_SUBSTRATE, "%s", msg));
+            free(msg);
+            continue;
+        }
+        i++;
     }
 }
 
@@ -422,13 +598,14 @@ chain_runtime_run(struct chain_runtime *rt)
 {
     bool lv_changed = libvirt_adapter_run(rt->lv);
     bool ovs_changed = ovs_adapter_run(rt->ovs);
+    bool was_dirty = rt->dirty;
     if (rt->dirty || lv_changed) {
         rt->dirty = false;
         push_desired(rt);
     }
-    if (rt->dirty || lv_changed || ovs_changed || rt->n_ops) {
+    if (was_dirty || lv_changed || ovs_changed || rt->n_ops) {
         check_ops(rt);
-        finish_deletions(rt);
+        finish_teardowns(rt);
     }
 }
 
@@ -440,18 +617,65 @@ chain_runtime_wait(struct chain_runtime *rt)
     if (rt->n_ops) {
         poll_timer_wait(250);
     }
+    if (rt->dirty) {
+        poll_immediate_wake();
+    }
 }
 
 void
-chain_runtime_hold(struct chain_runtime *rt, struct chain_entry *e,
+chain_runtime_hold(struct chain_runtime *rt, struct chain_entry *e, enum chain_op op,
                    struct control_request *req)
 {
     rt->ops = vnet_xrealloc(rt->ops, (rt->n_ops + 1) * sizeof *rt->ops);
     rt->ops[rt->n_ops++] = (struct held_op) {
-        vnet_xstrdup(e->name), req, e->state == CHAIN_RUNNING,
+        vnet_xstrdup(e->name), req, op,
         vnet_mono_ns() + (uint64_t) rt->op_timeout_s * 1000000000ull,
     };
     chain_runtime_changed(rt);
+}
+
+const char *
+chain_runtime_monitor_control(struct chain_runtime *rt, const struct chain_entry *e)
+{
+    const struct chain_plan *p = find_plan(rt, e->name);
+    for (size_t v = 0; p && v < p->n_vnodes; v++) {
+        if (p->vnodes[v].role == VNODE_ROLE_MONITOR) {
+            return p->vnodes[v].control;
+        }
+    }
+    return NULL;
+}
+
+static const char *const port_states[] = { "absent", "pending", "ready", "error" };
+
+static struct json_object *
+describe_nic(struct chain_runtime *rt, const struct vnode_nic *nic)
+{
+    struct ovs_port_status ps;
+    ovs_adapter_port_status(rt->ovs, nic->ifname, &ps);
+    char mac[18];
+    struct json_object *no = json_object_new_object();
+    json_object_object_add(no, "port", json_object_new_string(nic->ifname));
+    json_object_object_add(no, "guest", json_object_new_string(nic->guest));
+    json_object_object_add(no, "mac", json_object_new_string(
+                               vnet_mac_to_string(nic->mac, mac)));
+    json_object_object_add(no, "ofport", json_object_new_int(nic->ofport));
+    json_object_object_add(no, "port_state",
+                           json_object_new_string(port_states[ps.state]));
+    if (ps.error[0]) {
+        json_object_object_add(no, "error", json_object_new_string(ps.error));
+    }
+    /* OVS counts from the switch's side: what it sent to the VNode is the VNode's
+     * input. */
+    json_object_object_add(no, "to_vnode_packets",
+                           json_object_new_int64((int64_t) ps.tx_packets));
+    json_object_object_add(no, "from_vnode_packets",
+                           json_object_new_int64((int64_t) ps.rx_packets));
+    json_object_object_add(no, "to_vnode_dropped",
+                           json_object_new_int64((int64_t) ps.tx_dropped));
+    json_object_object_add(no, "from_vnode_dropped",
+                           json_object_new_int64((int64_t) ps.rx_dropped));
+    return no;
 }
 
 struct json_object *
@@ -481,41 +705,36 @@ chain_runtime_describe(struct chain_runtime *rt, const struct chain_entry *e)
         if (vn->control) {
             json_object_object_add(vo, "control", json_object_new_string(vn->control));
         }
+        if (vn->cpuset) {
+            json_object_object_add(vo, "cpuset", json_object_new_string(vn->cpuset));
+        }
         struct json_object *nics = json_object_new_array();
         for (size_t n = 0; n < vn->n_nics; n++) {
-            const struct vnode_nic *nic = &vn->nics[n];
-            struct ovs_port_status ps;
-            ovs_adapter_port_status(rt->ovs, nic->ifname, &ps);
-            static const char *const pstates[] = { "absent", "pending", "ready",
-                                                   "error" };
-            char mac[18];
-            struct json_object *no = json_object_new_object();
-            json_object_object_add(no, "port", json_object_new_string(nic->ifname));
-            json_object_object_add(no, "guest", json_object_new_string(nic->guest));
-            json_object_object_add(no, "mac", json_object_new_string(
-                                       vnet_mac_to_string(nic->mac, mac)));
-            json_object_object_add(no, "ofport", json_object_new_int(nic->ofport));
-            json_object_object_add(no, "port_state",
-                                   json_object_new_string(pstates[ps.state]));
-            if (ps.error[0]) {
-                json_object_object_add(no, "error", json_object_new_string(ps.error));
-            }
-            /* OVS counts from the switch's side: what it sent to the VNode is the
-             * VNode's input. */
-            json_object_object_add(no, "to_vnode_packets",
-                                   json_object_new_int64((int64_t) ps.tx_packets));
-            json_object_object_add(no, "from_vnode_packets",
-                                   json_object_new_int64((int64_t) ps.rx_packets));
-            json_object_object_add(no, "to_vnode_dropped",
-                                   json_object_new_int64((int64_t) ps.tx_dropped));
-            json_object_object_add(no, "from_vnode_dropped",
-                                   json_object_new_int64((int64_t) ps.rx_dropped));
-            json_object_array_add(nics, no);
+            json_object_array_add(nics, describe_nic(rt, &vn->nics[n]));
         }
         json_object_object_add(vo, "nics", nics);
         json_object_array_add(vnodes, vo);
     }
     json_object_object_add(obj, "vnodes", vnodes);
+    if (p->n_mirrors) {
+        struct json_object *mirrors = json_object_new_array();
+        for (size_t m = 0; m < p->n_mirrors; m++) {
+            const struct mirror_plan *mp = &p->mirrors[m];
+            struct json_object *mo = json_object_new_object();
+            json_object_object_add(mo, "name", json_object_new_string(mp->name));
+            json_object_object_add(mo, "node", json_object_new_string(mp->node));
+            json_object_object_add(mo, "direction", json_object_new_string(
+                                       mp->arrivals ? "arrivals" : "departures"));
+            json_object_object_add(mo, "output", json_object_new_string(mp->output));
+            json_object_object_add(mo, "ready", json_object_new_boolean(
+                                       ovs_adapter_mirror_ready(rt->ovs, mp->name)));
+            json_object_object_add(mo, "packets", json_object_new_int64(
+                                       (int64_t) ovs_adapter_mirror_packets(rt->ovs,
+                                                                            mp->name)));
+            json_object_array_add(mirrors, mo);
+        }
+        json_object_object_add(obj, "mirrors", mirrors);
+    }
     struct json_object *rules = json_object_new_object();
     json_object_object_add(rules, "count", json_object_new_int((int) p->n_flows));
     json_object_object_add(rules, "installed", json_object_new_boolean(

@@ -39,8 +39,17 @@ struct chain_runtime_config {
     const char *templates_dir;      /* holds domains/lxc.xml */
     const char *vnode_init;         /* absolute path of vnet-vnode-init */
     const char *nf_path;            /* colon-separated directories for NF programs */
-    const char *control_dir;        /* NF control sockets */
-    unsigned int op_timeout_s;      /* create/delete give up after this */
+    const char *control_dir;        /* NF and monitor control sockets */
+    const char *store_dir;          /* monitors' rolling capture stores */
+    unsigned int op_timeout_s;      /* long operations give up after this */
+};
+
+/* What a held request waits for. */
+enum chain_op {
+    CHAIN_OP_CREATE,                /* the chain runs */
+    CHAIN_OP_DELETE,                /* the chain is torn down */
+    CHAIN_OP_MIRROR,                /* its Monitoring VNet runs */
+    CHAIN_OP_UNMIRROR,              /* its Monitoring VNet is gone */
 };
 
 struct chain_runtime *chain_runtime_create(struct vnetd *,
@@ -53,9 +62,13 @@ void chain_runtime_wait(struct chain_runtime *);
 /* Recompute the desired state (call after changing the registry). */
 void chain_runtime_changed(struct chain_runtime *);
 
-/* Holds 'req' until chain 'e' reaches its wanted state, then answers it. */
-void chain_runtime_hold(struct chain_runtime *, struct chain_entry *,
+/* Holds 'req' until chain 'e' reaches the state 'op' waits for, then answers it. */
+void chain_runtime_hold(struct chain_runtime *, struct chain_entry *, enum chain_op,
                         struct control_request *);
+
+/* The monitoring VNode's control socket for chain 'e', or NULL if it has none. */
+const char *chain_runtime_monitor_control(struct chain_runtime *,
+                                          const struct chain_entry *);
 
 /* Describes the chain's VNodes, ports and rules as observed now. */
 struct json_object *chain_runtime_describe(struct chain_runtime *,

@@ -390,6 +390,80 @@ cmd_chain_delete(struct ctl_context *ctx)
     return call_and_print(ctx, "chain/delete", params, print_deleted);
 }
 
+static void
+print_mirrored(struct ctl_context *ctx, struct json_object *r)
+{
+    struct json_object *mirrors = json_object_object_get(r, "mirrors");
+    fprintf(ctx->out, "chain '%s' is mirrored: %zu mirrors into its monitoring VNode\n",
+            get_str(r, "name"), json_object_array_length(mirrors));
+    for (size_t i = 0; i < json_object_array_length(mirrors); i++) {
+        struct json_object *m = json_object_array_get_idx(mirrors, i);
+        fprintf(ctx->out, "  %-10s %-10s -> %s\n", get_str(m, "node"),
+                get_str(m, "direction"), get_str(m, "output"));
+    }
+}
+
+static int
+cmd_mirror(struct ctl_context *ctx)
+{
+    struct json_object *params = name_params(ctx->argv[0]);
+    const char *nodes = ctl_get_option(ctx, "nodes");
+    if (nodes) {
+        struct json_object *array = json_object_new_array();
+        char *copy = vnet_xstrdup(nodes), *save = NULL;
+        for (char *n = strtok_r(copy, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
+            json_object_array_add(array, json_object_new_string(n));
+        }
+        free(copy);
+        json_object_object_add(params, "nodes", array);
+    }
+    static const char *const ints[] = { "snaplen", "memory" };
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = ctl_get_option(ctx, ints[i]);
+        unsigned long long x;
+        if (v && vnet_parse_uint(v, 0, 1 << 30, &x)) {
+            fprintf(ctx->err, "vnetctl: --%s: expected a number, got '%s'\n", ints[i], v);
+            json_object_put(params);
+            return CTL_EXIT_USAGE;
+        }
+        if (v) {
+            json_object_object_add(params, ints[i], json_object_new_int64((int64_t) x));
+        }
+    }
+    const char *cpus = ctl_get_option(ctx, "cpus");
+    if (cpus) {
+        json_object_object_add(params, "cpus", json_object_new_string(cpus));
+    }
+    return call_and_print(ctx, "chain/mirror", params, print_mirrored);
+}
+
+static void
+print_unmirrored(struct ctl_context *ctx, struct json_object *r)
+{
+    fprintf(ctx->out, "removed the Monitoring VNet of chain '%s'\n",
+            get_str(r, "unmirrored"));
+}
+
+static int
+cmd_unmirror(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "chain/unmirror", name_params(ctx->argv[0]),
+                          print_unmirrored);
+}
+
+static const struct ctl_option mirror_options[] = {
+    { "nodes", "A,B", "mirror only these NFs (default: all)" },
+    { "snaplen", "N", "bytes kept per packet (default 128)" },
+    { "cpus", "LIST", "CPUs of the monitoring VNode, e.g. 1 or 0-1" },
+    { "memory", "MiB", "memory limit of the monitoring VNode (default 256)" },
+    { NULL, NULL, NULL },
+};
+
+static const struct ctl_option dump_options[] = {
+    { "last", "DURATION", "how much of the recent past to write (default 5s)" },
+    { NULL, NULL, NULL },
+};
+
 static const struct ctl_option chain_load_options[] = {
     { "replace", NULL, "replace a loaded chain of the same name" },
     { NULL, NULL, NULL },
@@ -420,6 +494,15 @@ const struct ctl_command ctl_commands[] = {
       NULL, cmd_chain_create },
     { "chain delete", 1, 1, "NAME", "tear a chain down and remove it from vnetd", false,
       chain_delete_options, cmd_chain_delete },
+    { "mirror", 1, 1, "CHAIN", "create a Monitoring VNet beside the running chain",
+      false, mirror_options, cmd_mirror },
+    { "unmirror", 1, 1, "CHAIN", "remove the chain's Monitoring VNet", false, NULL,
+      cmd_unmirror },
+    { "monitor show", 1, 1, "CHAIN", "live per-NF figures from the Monitoring VNet",
+      true, NULL, ctl_cmd_monitor_show },
+    { "monitor dump", 2, 2, "CHAIN DIR",
+      "write a recent window as an offline trace directory (topology.json + pcaps)",
+      false, dump_options, ctl_cmd_monitor_dump },
     { "chain exec", 3, 64, "CHAIN NODE -- PROGRAM [ARG...]",
       "run a program inside a VNode (no shell); exits with its status", false, NULL,
       ctl_cmd_chain_exec },

@@ -69,6 +69,8 @@ int ctl_call(struct ctl_context *, const char *method, struct json_object *param
 
 /* Handlers that live in their own files. */
 int ctl_cmd_chain_exec(struct ctl_context *);
+int ctl_cmd_monitor_show(struct ctl_context *);
+int ctl_cmd_monitor_dump(struct ctl_context *);
 
 /* Prints 'obj' as indented JSON to ctx->out. */
 void ctl_print_json(struct ctl_context *, struct json_object *obj);

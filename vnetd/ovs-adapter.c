@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/vswitch-idl.h"
 #include "openvswitch/ofp-bundle.h"
@@ -23,6 +24,8 @@
 #include "ovsdb-idl.h"
 #include "smap.h"
 #include "timeval.h"
+#include "unixctl.h"
+#include "jsonrpc.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -46,6 +49,11 @@ struct bridge_want {
 struct port_want {
     char *bridge, *name, *chain, *role;
     uint16_t ofport;
+};
+
+struct mirror_want {
+    char *bridge, *name, *chain, *select_dst, *select_src, *output;
+    uint32_t snaplen;
 };
 
 struct flowset {
@@ -83,6 +91,10 @@ struct ovs_adapter {
     size_t n_ports;
     struct flowset *flowsets;
     size_t n_flowsets;
+    struct mirror_want *mirrors;
+    size_t n_mirrors;
+    bool revalidate;                /* mirrors changed: purge datapath flows */
+    unsigned int revalidated_cfg;   /* bumps when a revalidation is done */
 
     struct ofconn *conns;
     size_t n_conns;
@@ -222,9 +234,20 @@ free_wants(struct ovs_adapter *a)
         free(a->ports[i].role);
     }
     free(a->ports);
+    for (size_t i = 0; i < a->n_mirrors; i++) {
+        struct mirror_want *m = &a->mirrors[i];
+        free(m->bridge);
+        free(m->name);
+        free(m->chain);
+        free(m->select_dst);
+        free(m->select_src);
+        free(m->output);
+    }
+    free(a->mirrors);
     a->bridges = NULL;
     a->ports = NULL;
-    a->n_bridges = a->n_ports = 0;
+    a->mirrors = NULL;
+    a->n_bridges = a->n_ports = a->n_mirrors = 0;
 }
 
 void
@@ -280,9 +303,21 @@ void
 ovs_adapter_set_desired(struct ovs_adapter *a,
                         const struct ovs_bridge_spec *bridges, size_t n_bridges,
                         const struct ovs_port_spec *ports, size_t n_ports,
-                        const struct ovs_flowset_spec *sets, size_t n_sets)
+                        const struct ovs_flowset_spec *sets, size_t n_sets,
+                        const struct ovs_mirror_spec *mirrors, size_t n_mirrors)
 {
     free_wants(a);
+    a->mirrors = vnet_xcalloc(n_mirrors + 1, sizeof *a->mirrors);
+    for (size_t i = 0; i < n_mirrors; i++) {
+        const struct ovs_mirror_spec *m = &mirrors[i];
+        a->mirrors[i] = (struct mirror_want) {
+            vnet_xstrdup(m->bridge), vnet_xstrdup(m->name), vnet_xstrdup(m->chain),
+            m->select_dst ? vnet_xstrdup(m->select_dst) : NULL,
+            m->select_src ? vnet_xstrdup(m->select_src) : NULL,
+            vnet_xstrdup(m->output), m->snaplen,
+        };
+    }
+    a->n_mirrors = n_mirrors;
     a->bridges = vnet_xcalloc(n_bridges + 1, sizeof *a->bridges);
     for (size_t i = 0; i < n_bridges; i++) {
         a->bridges[i].name = vnet_xstrdup(bridges[i].name);
@@ -411,6 +446,122 @@ delete_port(const struct ovsrec_bridge *br, const struct ovsrec_port *port)
     ovsrec_port_delete(port);
 }
 
+static const struct ovsrec_mirror *
+find_mirror(const struct ovs_adapter *a, const char *name)
+{
+    const struct ovsrec_mirror *m;
+    OVSREC_MIRROR_FOR_EACH (m, a->idl) {
+        if (!strcmp(m->name, name)) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+static bool
+mirror_matches(const struct ovsrec_mirror *m, const struct mirror_want *w)
+{
+    bool dst_ok = w->select_dst ? m->n_select_dst_port == 1
+                                  && !strcmp(m->select_dst_port[0]->name, w->select_dst)
+                                : !m->n_select_dst_port;
+    bool src_ok = w->select_src ? m->n_select_src_port == 1
+                                  && !strcmp(m->select_src_port[0]->name, w->select_src)
+                                : !m->n_select_src_port;
+    bool snap_ok = w->snaplen ? m->n_snaplen == 1 && m->snaplen[0] == w->snaplen
+                              : !m->n_snaplen;
+    return dst_ok && src_ok && snap_ok && m->output_port
+           && !strcmp(m->output_port->name, w->output);
+}
+
+/* Sets a mirror row's selection and output from 'w'; its ports must exist. */
+static bool
+set_mirror(struct ovs_adapter *a, const struct ovsrec_mirror *m,
+           const struct mirror_want *w)
+{
+    struct ovsrec_port *dst = NULL, *src = NULL;
+    const struct ovsrec_port *out = find_port(a, w->output, NULL);
+    if (w->select_dst) {
+        dst = CONST_CAST(struct ovsrec_port *, find_port(a, w->select_dst, NULL));
+    }
+    if (w->select_src) {
+        src = CONST_CAST(struct ovsrec_port *, find_port(a, w->select_src, NULL));
+    }
+    if (!out || (w->select_dst && !dst) || (w->select_src && !src)) {
+        return false;
+    }
+    ovsrec_mirror_set_select_dst_port(m, &dst, dst ? 1 : 0);
+    ovsrec_mirror_set_select_src_port(m, &src, src ? 1 : 0);
+    ovsrec_mirror_set_output_port(m, out);
+    int64_t snaplen = w->snaplen;
+    ovsrec_mirror_set_snaplen(m, &snaplen, w->snaplen ? 1 : 0);
+    return true;
+}
+
+static int
+diff_mirrors(struct ovs_adapter *a, struct ovsdb_idl_txn *txn)
+{
+    int changes = 0;
+    for (size_t i = 0; i < a->n_mirrors; i++) {
+        const struct mirror_want *w = &a->mirrors[i];
+        const struct ovsrec_bridge *br = find_bridge(a, w->bridge);
+        const struct ovsrec_mirror *m = find_mirror(a, w->name);
+        if (!br) {
+            continue;
+        }
+        if (m && !row_is_ours(&m->external_ids, a)) {
+            VNLOG_WARN_RL(&rl, "mirror '%s' exists and is not owned by this vnetd; "
+                          "left alone", w->name);
+            continue;
+        }
+        if (m && mirror_matches(m, w)) {
+            continue;
+        }
+        if (!m) {
+            /* A Mirror row nothing references is garbage-collected: it is inserted
+             * and added to its bridge in the same transaction. */
+            struct ovsrec_mirror *nm = ovsrec_mirror_insert(txn);
+            if (!set_mirror(a, nm, w)) {
+                ovsrec_mirror_delete(nm);
+                continue;
+            }
+            struct smap ids = SMAP_INITIALIZER(&ids);
+            set_owner_ids(&ids, a, w->chain, "mirror");
+            ovsrec_mirror_set_name(nm, w->name);
+            ovsrec_mirror_set_external_ids(nm, &ids);
+            smap_destroy(&ids);
+            ovsrec_bridge_update_mirrors_addvalue(br, nm);
+            VNLOG_INFO("creating mirror '%s' -> '%s'", w->name, w->output);
+        } else if (!set_mirror(a, m, w)) {
+            continue;
+        }
+        changes++;
+    }
+    const struct ovsrec_bridge *br;
+    OVSREC_BRIDGE_FOR_EACH (br, a->idl) {
+        for (size_t i = 0; i < br->n_mirrors; i++) {
+            const struct ovsrec_mirror *m = br->mirrors[i];
+            if (!row_is_ours(&m->external_ids, a)) {
+                continue;
+            }
+            bool wanted = false;
+            for (size_t k = 0; k < a->n_mirrors; k++) {
+                wanted |= !strcmp(a->mirrors[k].name, m->name)
+                          && !strcmp(a->mirrors[k].bridge, br->name);
+            }
+            if (!wanted) {
+                VNLOG_INFO("removing mirror '%s'", m->name);
+                ovsrec_bridge_update_mirrors_delvalue(br, m);
+                ovsrec_mirror_delete(m);
+                changes++;
+            }
+        }
+    }
+    if (changes) {
+        a->revalidate = true;
+    }
+    return changes;
+}
+
 /* Adds to 'txn' every change needed; returns the number of changes. */
 static int
 diff_db(struct ovs_adapter *a, struct ovsdb_idl_txn *txn)
@@ -524,7 +675,53 @@ diff_db(struct ovs_adapter *a, struct ovsdb_idl_txn *txn)
     if (kick) {
         a->next_kick = now + KICK_INTERVAL_MS;
     }
-    return changes;
+    return changes + diff_mirrors(a, txn);
+}
+
+/* Makes ovs-vswitchd re-check every installed datapath flow, so a new mirror sees
+ * flows that already exist and a removed one stops copying (OVS 3.1 does not do it
+ * by itself).  Uses 'revalidator/purge' on its control socket. */
+static void
+revalidate(struct ovs_adapter *a)
+{
+    char *path = vnet_xasprintf("%s/ovs-vswitchd.ctl", a->rundir);
+    if (access(path, F_OK)) {
+        free(path);
+        char *pidfile = vnet_xasprintf("%s/ovs-vswitchd.pid", a->rundir);
+        FILE *f = fopen(pidfile, "re");
+        long pid = 0;
+        if (f && fscanf(f, "%ld", &pid) != 1) {
+            pid = 0;
+        }
+        if (f) {
+            fclose(f);
+        }
+        free(pidfile);
+        path = vnet_xasprintf("%s/ovs-vswitchd.%ld.ctl", a->rundir, pid);
+    }
+    struct jsonrpc *client;
+    int error = unixctl_client_create(path, &client);
+    if (!error) {
+        char *result = NULL, *err = NULL;
+        error = unixctl_client_transact(client, "revalidator/purge", 0, NULL, &result,
+                                        &err);
+        if (!error && err) {
+            VNLOG_WARN_RL(&rl, "revalidator/purge: %s", err);
+            error = EPROTO;
+        }
+        free(result);
+        free(err);
+        jsonrpc_close(client);
+    }
+    if (error) {
+        VNLOG_WARN_RL(&rl, "cannot revalidate datapath flows through '%s': %s; "
+                      "mirrors may miss existing flows", path, ovs_strerror(error));
+    } else {
+        VNLOG_DBG("revalidated datapath flows");
+    }
+    free(path);
+    a->revalidate = false;
+    a->revalidated_cfg++;
 }
 
 static void
@@ -552,6 +749,9 @@ run_db(struct ovs_adapter *a)
     if (a->wait_cfg && ovs && ovs->cur_cfg >= a->wait_cfg) {
         a->wait_cfg = 0;
         a->changed = true;
+        if (a->revalidate) {
+            revalidate(a);
+        }
     }
     unsigned int seqno = ovsdb_idl_get_seqno(a->idl);
     if (seqno != a->last_seqno) {
@@ -990,10 +1190,42 @@ ovs_adapter_flows_error(const struct ovs_adapter *a, const char *chain)
     return f ? f->error : NULL;
 }
 
+bool
+ovs_adapter_mirror_ready(const struct ovs_adapter *a, const char *name)
+{
+    const struct ovsrec_mirror *m = find_mirror(a, name);
+    if (!m || a->txn || a->wait_cfg || a->revalidate) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_mirrors; i++) {
+        if (!strcmp(a->mirrors[i].name, name)) {
+            return mirror_matches(m, &a->mirrors[i]);
+        }
+    }
+    return false;
+}
+
+uint64_t
+ovs_adapter_mirror_packets(const struct ovs_adapter *a, const char *name)
+{
+    const struct ovsrec_mirror *m = find_mirror(a, name);
+    for (size_t i = 0; m && i < m->n_statistics; i++) {
+        if (!strcmp(m->key_statistics[i], "tx_packets")) {
+            return (uint64_t) m->value_statistics[i];
+        }
+    }
+    return 0;
+}
+
 size_t
 ovs_adapter_n_owned(const struct ovs_adapter *a, const char *chain)
 {
     size_t n = find_flowset(a, chain) != NULL;
+    const struct ovsrec_mirror *m;
+    OVSREC_MIRROR_FOR_EACH (m, a->idl) {
+        const char *owner = smap_get(&m->external_ids, OWNER_KEY);
+        n += row_is_ours(&m->external_ids, a) && owner && !strcmp(owner, chain);
+    }
     const struct ovsrec_port *port;
     OVSREC_PORT_FOR_EACH (port, a->idl) {
         const char *owner = smap_get(&port->external_ids, OWNER_KEY);
@@ -1005,7 +1237,8 @@ ovs_adapter_n_owned(const struct ovs_adapter *a, const char *chain)
 bool
 ovs_adapter_converged(const struct ovs_adapter *a)
 {
-    if (!a->desired_set || a->txn || a->wait_cfg || a->dirty || !a->db_converged) {
+    if (!a->desired_set || a->txn || a->wait_cfg || a->dirty || !a->db_converged
+        || a->revalidate) {
         return false;
     }
     for (size_t i = 0; i < a->n_flowsets; i++) {

@@ -55,6 +55,20 @@ struct ovs_flowset_spec {
     size_t n_ports;
 };
 
+/* A port mirror: copies of what OVS sends to 'select_dst' (the packets arriving at
+ * the VNode behind it) or receives from 'select_src' (the packets it sent) go to
+ * 'output'.  OVS 3.1 does not revalidate installed datapath flows when mirrors
+ * change (notes/ovs.md), so every change is followed by a revalidation. */
+struct ovs_mirror_spec {
+    const char *bridge;
+    const char *name;
+    const char *chain;          /* owner */
+    const char *select_dst;     /* port name or NULL */
+    const char *select_src;     /* port name or NULL */
+    const char *output;         /* port name */
+    uint32_t snaplen;           /* 0: whole packets */
+};
+
 enum ovs_port_state { OVS_PORT_ABSENT, OVS_PORT_PENDING, OVS_PORT_READY, OVS_PORT_ERROR };
 
 struct ovs_port_status {
@@ -74,7 +88,8 @@ void ovs_adapter_destroy(struct ovs_adapter *);
 void ovs_adapter_set_desired(struct ovs_adapter *,
                              const struct ovs_bridge_spec *, size_t n_bridges,
                              const struct ovs_port_spec *, size_t n_ports,
-                             const struct ovs_flowset_spec *, size_t n_flowsets);
+                             const struct ovs_flowset_spec *, size_t n_flowsets,
+                             const struct ovs_mirror_spec *, size_t n_mirrors);
 
 /* Returns true if the status of anything changed since the last call. */
 bool ovs_adapter_run(struct ovs_adapter *);
@@ -87,7 +102,11 @@ void ovs_adapter_port_status(const struct ovs_adapter *, const char *name,
 bool ovs_adapter_flows_installed(const struct ovs_adapter *, const char *chain);
 /* The last error installing the chain's rules, or NULL. */
 const char *ovs_adapter_flows_error(const struct ovs_adapter *, const char *chain);
-/* Rows (ports) and rule sets of 'chain' that still exist. */
+/* True if mirror 'name' exists as desired and the datapath was revalidated since. */
+bool ovs_adapter_mirror_ready(const struct ovs_adapter *, const char *name);
+/* Packets copied by mirror 'name' so far (its OVS statistics), or 0. */
+uint64_t ovs_adapter_mirror_packets(const struct ovs_adapter *, const char *name);
+/* Rows (ports, mirrors) and rule sets of 'chain' that still exist. */
 size_t ovs_adapter_n_owned(const struct ovs_adapter *, const char *chain);
 /* True when the database and rules match the desired state. */
 bool ovs_adapter_converged(const struct ovs_adapter *);

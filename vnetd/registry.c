@@ -41,10 +41,87 @@ chain_entry_set_error(struct chain_entry *e, const char *msg)
     e->last_error = msg ? vnet_xstrdup(msg) : NULL;
 }
 
+void
+monitor_spec_destroy(struct monitor_spec *m)
+{
+    if (m) {
+        for (size_t i = 0; i < m->n_nodes; i++) {
+            free(m->nodes[i]);
+        }
+        free(m->nodes);
+        free(m->cpus);
+        free(m);
+    }
+}
+
+struct json_object *
+monitor_spec_to_json(const struct monitor_spec *m)
+{
+    struct json_object *obj = json_object_new_object();
+    struct json_object *nodes = json_object_new_array();
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        json_object_array_add(nodes, json_object_new_string(m->nodes[i]));
+    }
+    json_object_object_add(obj, "nodes", nodes);
+    json_object_object_add(obj, "snaplen", json_object_new_int((int) m->snaplen));
+    if (m->cpus) {
+        json_object_object_add(obj, "cpus", json_object_new_string(m->cpus));
+    }
+    json_object_object_add(obj, "memory", json_object_new_int((int) m->memory_mib));
+    if (m->removing) {
+        json_object_object_add(obj, "removing", json_object_new_boolean(true));
+    }
+    return obj;
+}
+
+static struct vnet_error *
+monitor_spec_from_json(struct json_object *obj, const struct jpath *path,
+                       const struct chain_template *t, struct monitor_spec **ret)
+{
+    static const char *const fields[] = { "nodes", "snaplen", "cpus", "memory",
+                                          "removing", NULL };
+    struct json_object *nodes;
+    int64_t snaplen = 128, memory = 256;
+    const char *cpus = NULL;
+    bool removing = false;
+    struct vnet_error *error;
+    if ((error = jv_check_object(obj, path, fields))
+        || (error = jv_get_array(obj, path, "nodes", true, 1, CHAIN_MAX_NODES, &nodes))
+        || (error = jv_get_int(obj, path, "snaplen", false, 64, 65535, &snaplen))
+        || (error = jv_get_string(obj, path, "cpus", false, &cpus))
+        || (error = jv_get_int(obj, path, "memory", false, 16, 1 << 20, &memory))
+        || (error = jv_get_bool(obj, path, "removing", false, &removing))) {
+        return error;
+    }
+    struct monitor_spec *m = vnet_xzalloc(sizeof *m);
+    m->snaplen = (uint32_t) snaplen;
+    m->memory_mib = (unsigned) memory;
+    m->cpus = cpus ? vnet_xstrdup(cpus) : NULL;
+    m->removing = removing;
+    m->nodes = vnet_xcalloc(json_object_array_length(nodes), sizeof *m->nodes);
+    struct jpath p_nodes = JPATH_KEY(path, "nodes");
+    for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+        struct jpath p = JPATH_INDEX(&p_nodes, i);
+        const char *name;
+        if ((error = jv_as_name(json_object_array_get_idx(nodes, i), &p, &name))) {
+            monitor_spec_destroy(m);
+            return error;
+        }
+        if (chain_template_find_node(t, name) < 0) {
+            monitor_spec_destroy(m);
+            return jv_error(&p, "no node \"%s\" in the chain", name);
+        }
+        m->nodes[m->n_nodes++] = vnet_xstrdup(name);
+    }
+    *ret = m;
+    return NULL;
+}
+
 static void
 entry_destroy(struct chain_entry *e)
 {
     if (e) {
+        monitor_spec_destroy(e->monitor);
         free(e->name);
         free(e->source);
         free(e->last_error);
@@ -203,6 +280,9 @@ chain_entry_to_json(const struct chain_entry *e, bool with_template)
     if (e->last_error) {
         json_object_object_add(obj, "last_error", json_object_new_string(e->last_error));
     }
+    if (e->monitor) {
+        json_object_object_add(obj, "monitor", monitor_spec_to_json(e->monitor));
+    }
     if (with_template) {
         json_object_object_add(obj, "template", chain_template_to_json(e->tmpl));
     } else {
@@ -237,7 +317,7 @@ registry_from_json(struct registry *reg, struct json_object *obj)
     static const char *const entry_fields[] = { "name", "source", "loaded_at",
                                                 "template", "state", "remove_when_gone",
                                                 "chain_id", "port_base", "last_error",
-                                                NULL };
+                                                "monitor", NULL };
     struct jpath root = JPATH_ROOT;
     struct json_object *chains = NULL;
     struct vnet_error *error;
@@ -296,6 +376,11 @@ registry_from_json(struct registry *reg, struct json_object *obj)
             added->chain_id = (uint32_t) chain_id;
             added->port_base = (uint16_t) port_base;
             chain_entry_set_error(added, last_error);
+            struct json_object *mon;
+            if (json_object_object_get_ex(e, "monitor", &mon)) {
+                struct jpath pm = JPATH_KEY(&p, "monitor");
+                error = monitor_spec_from_json(mon, &pm, added->tmpl, &added->monitor);
+            }
         }
         if (error) {
             break;

@@ -24,6 +24,16 @@ enum chain_state {
     CHAIN_DELETING,             /* everything it made is being removed */
 };
 
+/* A Monitoring VNet asked for a chain ('vnetctl mirror'). */
+struct monitor_spec {
+    char **nodes;               /* mirrored NFs, in template order */
+    size_t n_nodes;
+    uint32_t snaplen;           /* bytes kept per packet, by OVS and the capture */
+    char *cpus;                 /* cpuset of the monitoring VNode, or NULL */
+    unsigned int memory_mib;
+    bool removing;              /* 'vnetctl unmirror' in progress */
+};
+
 struct chain_entry {
     char *name;
     struct chain_template *tmpl;
@@ -34,6 +44,7 @@ struct chain_entry {
     uint32_t chain_id;          /* 24-bit id used in names, MACs and cookies; 0 = none */
     uint16_t port_base;         /* first OpenFlow port number of its block; 0 = none */
     char *last_error;           /* why the last operation failed, or NULL */
+    struct monitor_spec *monitor;   /* Monitoring VNet, or NULL */
 };
 
 struct registry {
@@ -58,6 +69,8 @@ bool registry_remove(struct registry *, const char *name);
  * block of OpenFlow port numbers on its bridge. */
 void registry_allocate_ids(struct registry *, struct chain_entry *);
 void chain_entry_set_error(struct chain_entry *, const char *msg);
+void monitor_spec_destroy(struct monitor_spec *);
+struct json_object *monitor_spec_to_json(const struct monitor_spec *);
 const char *chain_state_to_string(enum chain_state);
 
 /* Serialisation for the state file: {"instance", "chains": [{"name", "source",

@@ -372,8 +372,8 @@ start_runtime(struct vnetd *d, const struct options *o)
         init_path = vnet_xstrdup(VNET_LIBEXECDIR "/vnet-vnode-init");
     }
     char *nf_path = o->nf_path ? vnet_xstrdup(o->nf_path)
-                               : vnet_xasprintf("%s:%s/../examples/nf:%s", dir, dir,
-                                                VNET_BINDIR);
+                               : vnet_xasprintf("%s:%s/../examples/nf:%s/../monitor:%s",
+                                                dir, dir, dir, VNET_BINDIR);
     char *ovs_db = o->ovs_db ? vnet_xstrdup(o->ovs_db)
                              : vnet_xasprintf("unix:%s/db.sock", o->ovs_rundir);
     const char *templates = o->templates_dir;
@@ -382,6 +382,7 @@ start_runtime(struct vnetd *d, const struct options *o)
                     ? VNET_SOURCE_TEMPLATES : VNET_DATADIR "/templates";
     }
     vnet_mkdir_p(o->control_dir, 0755);
+    char *store_dir = vnet_xasprintf("%s/monitor", o->state_dir);
     struct chain_runtime_config cfg = {
         .libvirt_uri = o->libvirt_uri,
         .ovs_db = ovs_db,
@@ -391,6 +392,7 @@ start_runtime(struct vnetd *d, const struct options *o)
         .vnode_init = init_path,
         .nf_path = nf_path,
         .control_dir = o->control_dir,
+        .store_dir = store_dir,
         .op_timeout_s = o->op_timeout_s,
     };
     struct chain_runtime *rt = chain_runtime_create(d, &cfg);
@@ -398,6 +400,7 @@ start_runtime(struct vnetd *d, const struct options *o)
     free(init_path);
     free(nf_path);
     free(ovs_db);
+    free(store_dir);
     return rt;
 }
 

@@ -49,10 +49,10 @@ PY
 ports=$(vsctl --bare --columns=name find Interface external_ids:vnet-owner=fw-nat-vpn | grep -c .)
 [ "$ports" = 8 ] || fail "expected 8 owned interfaces, got $ports"
 rules=$(ofctl dump-flows vnet-br0 | grep -c 'cookie=0x766e6574')
-[ "$rules" = 12 ] || fail "expected 12 rules, got $rules"
+[ "$rules" = 20 ] || fail "expected 20 rules, got $rules"
 virsh_t metadata vnet-fw-nat-vpn-fw https://vnet.dev/xmlns/vnode/1 | grep -q 'chain="fw-nat-vpn"' \
     || fail "domain lacks owner metadata"
-pass "chain created: 5 VNodes, 8 tagged ports, 12 rules"
+pass "chain created: 5 VNodes, 8 tagged ports, 20 rules"
 
 if [ -n "${VNET_TRAFFIC_TEST:-1}" ] && [ -f "$(dirname "$0")/traffic-chain.sh" ]; then
     source "$(dirname "$0")/traffic-chain.sh"
@@ -77,16 +77,16 @@ tail -n +"$before_log" "$T/vnetd.log" | grep -E "defined domain|started domain|c
 ports=$(vsctl --bare --columns=name find Interface external_ids:vnet-owner=fw-nat-vpn | grep -c .)
 [ "$ports" = 8 ] || fail "ports after restart: $ports"
 rules=$(ofctl dump-flows vnet-br0 | grep -c 'cookie=0x766e6574')
-[ "$rules" = 12 ] || fail "rules after restart: $rules"
+[ "$rules" = 20 ] || fail "rules after restart: $rules"
 pass "vnetd restarted (kill -9): re-adopted by owner tag, nothing duplicated"
 
 # A rule deleted behind vnetd's back is restored by the audit.
 ofctl del-flows vnet-br0 "cookie=0x766e657400000000/0xffffffff00000000,in_port=256"
 for _ in $(seq 100); do
-    [ "$(ofctl dump-flows vnet-br0 | grep -c 'cookie=0x766e6574')" = 12 ] && break
+    [ "$(ofctl dump-flows vnet-br0 | grep -c 'cookie=0x766e6574')" = 20 ] && break
     sleep 0.1
 done
-[ "$(ofctl dump-flows vnet-br0 | grep -c 'cookie=0x766e6574')" = 12 ] || fail "rules not restored"
+[ "$(ofctl dump-flows vnet-br0 | grep -c 'cookie=0x766e6574')" = 20 ] || fail "rules not restored"
 pass "a removed rule is restored by the audit"
 
 expect_rc 0 "$VNETCTL" chain delete fw-nat-vpn

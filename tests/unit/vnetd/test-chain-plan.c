@@ -38,7 +38,7 @@ plan_for(const char *file, uint32_t id, uint16_t base)
     free(path);
     assert_null(error);
     struct chain_plan *p;
-    error = chain_plan_create(t, id, base, &env, &p);
+    error = chain_plan_create(t, id, base, &env, NULL, &p);
     assert_null(error);
     chain_template_destroy(t);
     return p;
@@ -162,7 +162,7 @@ test_missing_program(void **state)
     free(t->nodes[1].program);
     t->nodes[1].program = vnet_xstrdup("missing-nf");
     struct chain_plan *p;
-    struct vnet_error *error = chain_plan_create(t, 1, 256, &env, &p);
+    struct vnet_error *error = chain_plan_create(t, 1, 256, &env, NULL, &p);
     assert_non_null(error);
     assert_string_equal(error->message, "node 'nat': NF program 'missing-nf' not found");
     vnet_error_destroy(error);

@@ -20,10 +20,13 @@
 static char *argv_sample[] = { "/bin/init", "--tx-off", "--", "/bin/nf",
                                "</initarg><devices><disk/>", "a&b\"c'd" };
 
+static struct vnode_nic sample_nic;
+
 static struct vnode_plan
 sample_vnode(void)
 {
     struct vnode_plan v = {
+        .nics = &sample_nic,
         .domain = "vnet-test-fw", .node = "fw", .role = VNODE_ROLE_NF,
         .kind = VNODE_LXC, .cpus = 2, .memory_mib = 64,
         .argv = argv_sample, .argc = VNET_ARRAY_SIZE(argv_sample), .n_nics = 1,
