@@ -8,6 +8,7 @@
 
 #include "lib/error.h"
 #include "lib/util.h"
+#include "shadow/flow-plan.h"
 
 const char *
 vnode_role_to_string(enum vnode_role role)
@@ -29,13 +30,6 @@ char *
 chain_plan_domain_name(const char *chain, const char *node)
 {
     return vnet_xasprintf("vnet-%s-%s", chain, node);
-}
-
-static void
-ip_to_string(uint32_t ip, char buf[INET_ADDRSTRLEN])
-{
-    struct in_addr in = { .s_addr = htonl(ip) };
-    inet_ntop(AF_INET, &in, buf, INET_ADDRSTRLEN);
 }
 
 /* MACs are locally administered: 02:<chain id (24 bits)>:<vnode>:<nic>. */
@@ -72,160 +66,43 @@ argv_addf(struct vnode_plan *v, size_t *cap, const char *fmt, unsigned long long
     argv_add(v, cap, buf);
 }
 
-static void
-add_flow(struct chain_plan *p, size_t *cap, const char *fmt, ...)
-    VNET_PRINTF(3, 4);
-
-static void
-add_flow(struct chain_plan *p, size_t *cap, const char *fmt, ...)
-{
-    va_list args;
-    va_start(args, fmt);
-    char *body = vnet_xvasprintf(fmt, args);
-    va_end(args);
-    vnet_grow((void **) &p->flows, cap, p->n_flows + 1, sizeof *p->flows);
-    p->flows[p->n_flows++] = vnet_xasprintf("cookie=0x%016llx,%s",
-                                            (unsigned long long) p->cookie, body);
-    free(body);
-}
-
-/* A forward or reverse "attachment point": the OVS port a packet arrives on or is
- * sent to.  Endpoints are the source and sink ports. */
-static uint16_t
-in_port_of(const struct chain_plan *p, int idx)
-{
-    /* Node 'idx' receives forward traffic on its in NIC. */
-    return idx == CHAIN_EP_EGRESS ? p->vnodes[p->n_nf + 1].nics[0].ofport
-                                  : p->vnodes[idx].nics[0].ofport;
-}
-
-static uint16_t
-out_port_of(const struct chain_plan *p, int idx)
-{
-    /* Node 'idx' emits forward traffic on its out NIC; the source on its only NIC. */
-    return idx == CHAIN_EP_INGRESS ? p->vnodes[p->n_nf].nics[0].ofport
-                                   : p->vnodes[idx].nics[1].ofport;
-}
-
-/* Actions that deliver to 'port'; endpoint ports get their own MAC as destination. */
-static char *
-deliver(const struct chain_plan *p, uint16_t port)
-{
-    for (size_t i = p->n_nf; i < p->n_nf + 2; i++) {
-        const struct vnode_plan *v = &p->vnodes[i];
-        if (v->nics[0].ofport == port) {
-            char mac[18];
-            return vnet_xasprintf("mod_dl_src:%s,mod_dl_dst:%s,output:%u",
-                                  VNET_GATEWAY_MAC, vnet_mac_to_string(v->nics[0].mac,
-                                                                       mac), port);
-        }
-    }
-    return vnet_xasprintf("output:%u", port);
-}
-
-/* Emits rules sending traffic that arrives on 'from' to one of 'to' (n ports),
- * spreading TCP/UDP flows by the low bits of the L4 port field 'field'. */
-static void
-steer(struct chain_plan *p, size_t *cap, uint16_t from, const uint16_t *to, size_t n,
-      const char *field)
-{
-    char *dflt = deliver(p, to[0]);
-    add_flow(p, cap, "priority=100,in_port=%u,actions=%s", from, dflt);
-    free(dflt);
-    if (n < 2) {
-        return;
-    }
-    unsigned int bits = 1;
-    while ((1u << bits) < n) {
-        bits++;
-    }
-    unsigned int mask = (1u << bits) - 1;
-    static const char *const protos[] = { "tcp", "udp" };
-    for (size_t pr = 0; pr < 2; pr++) {
-        for (unsigned int b = 0; b <= mask; b++) {
-            char *act = deliver(p, to[b % n]);
-            add_flow(p, cap, "priority=110,in_port=%u,%s,%s=0x%x/0x%x,actions=%s", from,
-                     protos[pr], field, b, mask, act);
-            free(act);
-        }
-    }
-}
-
-static void
-arp_responder(struct chain_plan *p, size_t *cap, const struct vnode_nic *nic)
-{
-    char ip[INET_ADDRSTRLEN];
-    ip_to_string(nic->ip, ip);
-    /* Gratuitous ARP for its own address is not answered. */
-    add_flow(p, cap, "priority=210,in_port=%u,arp,arp_op=1,arp_tpa=%s,actions=drop",
-             nic->ofport, ip);
-    add_flow(p, cap, "priority=200,in_port=%u,arp,arp_op=1,actions="
-             "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:%s,"
-             "load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-             "move:NXM_OF_ARP_SPA[]->NXM_NX_REG0[],"
-             "move:NXM_OF_ARP_TPA[]->NXM_OF_ARP_SPA[],"
-             "move:NXM_NX_REG0[]->NXM_OF_ARP_TPA[],"
-             "load:0x%s->NXM_NX_ARP_SHA[],in_port",
-             nic->ofport, VNET_GATEWAY_MAC, "02766e000001");
-}
-
-/* Steers forward traffic emitted by 'from' (ingress or a node) to its successors. */
-static void
-steer_forward(struct chain_plan *p, size_t *cap, const struct chain_template *t,
-              int from, uint16_t *to)
-{
-    size_t n = 0;
-    for (size_t e = 0; e < t->n_edges; e++) {
-        if (t->edges[e].from == from) {
-            to[n++] = in_port_of(p, t->edges[e].to);
-        }
-    }
-    if (n) {
-        steer(p, cap, out_port_of(p, from), to, n, "tp_src");
-    }
-}
-
-/* Steers reverse traffic emitted towards 'at' (egress or a node) back to the
- * predecessors of 'at'. */
-static void
-steer_reverse(struct chain_plan *p, size_t *cap, const struct chain_template *t, int at,
-              uint16_t *to)
-{
-    size_t n = 0;
-    for (size_t e = 0; e < t->n_edges; e++) {
-        if (t->edges[e].to == at) {
-            to[n++] = out_port_of(p, t->edges[e].from);
-        }
-    }
-    if (n) {
-        steer(p, cap, in_port_of(p, at), to, n, "tp_dst");
-    }
-}
-
+/* The steering rules, from shadow/flow-plan (which also knows how to duplicate into
+ * a shadow and swap). */
 static void
 plan_flows(struct chain_plan *p, const struct chain_template *t)
 {
-    size_t cap = 0;
-    uint16_t *to = vnet_xcalloc(t->n_edges, sizeof *to);
-
-    arp_responder(p, &cap, &p->vnodes[p->n_nf].nics[0]);
-    arp_responder(p, &cap, &p->vnodes[p->n_nf + 1].nics[0]);
-    /* The host side of a veth sends IPv6 router solicitations and MLD reports when
-     * it comes up, and OVS's userspace datapath picks them up as received: keep
-     * that link-local noise out of the chain (its addressing is IPv4). */
-    for (size_t v = 0; v < p->n_nf + 2; v++) {
-        for (size_t n = 0; n < p->vnodes[v].n_nics; n++) {
-            add_flow(p, &cap, "priority=190,in_port=%u,ipv6,ipv6_dst=ff00::/8,"
-                     "actions=drop", p->vnodes[v].nics[n].ofport);
-        }
+    struct flow_edge *edges = vnet_xcalloc(t->n_edges + 1, sizeof *edges);
+    for (size_t e = 0; e < t->n_edges; e++) {
+        edges[e].from = t->edges[e].from == CHAIN_EP_INGRESS ? FLOW_EP_INGRESS
+                        : t->edges[e].from;
+        edges[e].to = t->edges[e].to == CHAIN_EP_EGRESS ? FLOW_EP_EGRESS
+                      : t->edges[e].to;
     }
-    steer_forward(p, &cap, t, CHAIN_EP_INGRESS, to);
-    steer_reverse(p, &cap, t, CHAIN_EP_EGRESS, to);
-    for (int i = 0; i < (int) t->n_nodes; i++) {
-        steer_forward(p, &cap, t, i, to);
-        steer_reverse(p, &cap, t, i, to);
+    uint16_t *in = vnet_xcalloc(p->n_nf + 1, sizeof *in);
+    uint16_t *out = vnet_xcalloc(p->n_nf + 1, sizeof *out);
+    for (size_t i = 0; i < p->n_nf; i++) {
+        in[i] = p->vnodes[i].nics[0].ofport;
+        out[i] = p->vnodes[i].nics[1].ofport;
     }
-    free(to);
+    const struct vnode_nic *src = &p->vnodes[p->n_nf].nics[0];
+    const struct vnode_nic *snk = &p->vnodes[p->n_nf + 1].nics[0];
+    struct flow_graph g = {
+        .n_nfs = p->n_nf,
+        .edges = edges,
+        .n_edges = t->n_edges,
+        .source = { src->ofport, { 0 }, src->ip },
+        .sink = { snk->ofport, { 0 }, snk->ip },
+        .in_ports = { in, NULL },
+        .out_ports = { out, NULL },
+        .cookie = p->cookie,
+        .gateway_mac = VNET_GATEWAY_MAC,
+    };
+    memcpy(g.source.mac, src->mac, 6);
+    memcpy(g.sink.mac, snk->mac, 6);
+    p->flows = flow_plan_build(&g, &p->n_flows);
+    free(in);
+    free(out);
+    free(edges);
 }
 
 /* Adds the monitoring VNode and its mirrors. */
@@ -450,10 +327,7 @@ chain_plan_destroy(struct chain_plan *p)
         free(p->mirrors[m].name);
     }
     free(p->mirrors);
-    for (size_t f = 0; f < p->n_flows; f++) {
-        free(p->flows[f]);
-    }
-    free(p->flows);
+    flow_plan_free(p->flows, p->n_flows);
     free(p->chain);
     free(p->bridge);
     free(p);

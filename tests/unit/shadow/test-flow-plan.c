@@ -1,0 +1,268 @@
+/* Tests shadow/flow-plan.c by interpreting the rules it produces: a packet is walked
+ * from port to port through the highest-priority matching rule (the NFs forward
+ * what they receive on one NIC out of the other), so the test checks where traffic
+ * really goes -- production to the sink, the shadow's copy into a drop, replies
+ * through the active side only -- for a chain and a DAG, before and after a swap. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+#include "shadow/flow-plan.h"
+
+#define SOURCE 10
+#define SINK 11
+
+/* A tiny OpenFlow table: priority, in_port, optional tcp + tp_src/tp_dst bits. */
+struct rule {
+    int priority, in_port;
+    bool tcp, ipv6, arp;
+    const char *field;
+    unsigned int value, mask;
+    int outputs[4];
+    int n_outputs;
+    bool drop;
+};
+
+static struct rule *
+parse_rules(char **text, size_t n)
+{
+    struct rule *r = vnet_xcalloc(n, sizeof *r);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = text[i];
+        assert_non_null(strstr(s, "cookie=0x766e657400000101,"));
+        sscanf(strstr(s, "priority="), "priority=%d", &r[i].priority);
+        sscanf(strstr(s, "in_port="), "in_port=%d", &r[i].in_port);
+        r[i].tcp = strstr(s, ",tcp,") != NULL;
+        r[i].ipv6 = strstr(s, ",ipv6,") != NULL;
+        r[i].arp = strstr(s, ",arp,") != NULL;
+        const char *f = strstr(s, "tp_src=") ? "tp_src" : strstr(s, "tp_dst=") ? "tp_dst"
+                                                                              : NULL;
+        if (f) {
+            r[i].field = f;
+            char fmt[32];
+            snprintf(fmt, sizeof fmt, "%s=0x%%x/0x%%x", f);
+            sscanf(strstr(s, f), fmt, &r[i].value, &r[i].mask);
+        }
+        const char *acts = strstr(s, "actions=") + 8;
+        r[i].drop = !strcmp(acts, "drop");
+        for (const char *o = strstr(acts, "output:"); o; o = strstr(o + 1, "output:")) {
+            r[i].outputs[r[i].n_outputs++] = atoi(o + 7);
+        }
+    }
+    return r;
+}
+
+/* Returns the outputs of the best matching rule for a TCP packet. */
+static const struct rule *
+lookup(const struct rule *r, size_t n, int in_port, unsigned int sport,
+       unsigned int dport)
+{
+    const struct rule *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].in_port != in_port || r[i].ipv6 || r[i].arp) {
+            continue;
+        }
+        if (r[i].field) {
+            unsigned int v = !strcmp(r[i].field, "tp_src") ? sport : dport;
+            if (!r[i].tcp || (v & r[i].mask) != r[i].value) {
+                continue;
+            }
+        }
+        if (!best || r[i].priority > best->priority) {
+            best = &r[i];
+        }
+    }
+    return best;
+}
+
+/* Port layout: side s, NF i: in = 100*(s+1) + 2i, out = in + 1.  An NF receiving on
+ * one NIC sends out of the other. */
+static int
+nf_peer(int port)
+{
+    return port >= 100 ? (port % 2 ? port - 1 : port + 1) : -1;
+}
+
+/* Walks a packet from 'port' (as emitted there); records where copies end: the
+ * sink, the source, or a drop (with the port of the dropping rule). */
+struct outcome {
+    int sink, source, drops;
+    int drop_ports[8];
+    int visited[32], n_visited;
+};
+
+static void
+walk(const struct rule *r, size_t n, int port, unsigned int sport, unsigned int dport,
+     struct outcome *out, int depth)
+{
+    assert_true(depth < 20);
+    const struct rule *rule = lookup(r, n, port, sport, dport);
+    assert_non_null(rule);
+    if (rule->drop) {
+        out->drop_ports[out->drops++] = port;
+        return;
+    }
+    for (int k = 0; k < rule->n_outputs; k++) {
+        int to = rule->outputs[k];
+        out->visited[out->n_visited++] = to;
+        if (to == SINK) {
+            out->sink++;
+        } else if (to == SOURCE) {
+            out->source++;
+        } else {
+            walk(r, n, nf_peer(to), sport, dport, out, depth + 1);
+        }
+    }
+}
+
+static uint16_t in0[4], out0[4], in1[4], out1[4];
+
+static struct flow_graph
+graph(const struct flow_edge *edges, size_t n_edges, size_t n_nfs, bool shadow,
+      int active)
+{
+    for (size_t i = 0; i < n_nfs; i++) {
+        in0[i] = (uint16_t) (100 + 2 * i);
+        out0[i] = (uint16_t) (101 + 2 * i);
+        in1[i] = (uint16_t) (200 + 2 * i);
+        out1[i] = (uint16_t) (201 + 2 * i);
+    }
+    struct flow_graph g = {
+        .n_nfs = n_nfs, .edges = edges, .n_edges = n_edges,
+        .source = { SOURCE, { 2, 0, 0, 0, 0, 1 }, 0x0a000001 },
+        .sink = { SINK, { 2, 0, 0, 0, 0, 2 }, 0x0a000002 },
+        .in_ports = { in0, in1 }, .out_ports = { out0, out1 },
+        .has_shadow = shadow, .active = active,
+        .cookie = 0x766e657400000101ull, .gateway_mac = "02:76:6e:00:00:01",
+    };
+    return g;
+}
+
+static bool
+visited(const struct outcome *o, int port)
+{
+    for (int i = 0; i < o->n_visited; i++) {
+        if (o->visited[i] == port) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const struct flow_edge chain_edges[] = {
+    { FLOW_EP_INGRESS, 0 }, { 0, 1 }, { 1, 2 }, { 2, FLOW_EP_EGRESS },
+};
+
+static void
+test_chain_with_shadow(void **state)
+{
+    for (int active = 0; active < 2; active++) {
+        struct flow_graph g = graph(chain_edges, 4, 3, true, active);
+        size_t n;
+        char **text = flow_plan_build(&g, &n);
+        struct rule *r = parse_rules(text, n);
+        int shadow_side = !active;
+        int base_active = active ? 200 : 100, base_shadow = active ? 100 : 200;
+
+        /* Forward: one copy reaches the sink through the active side; the other goes
+         * through every shadow NF and is dropped at the shadow's exit. */
+        struct outcome o = { 0 };
+        walk(r, n, SOURCE, 1234, 80, &o, 0);
+        assert_int_equal(o.sink, 1);
+        assert_int_equal(o.source, 0);
+        assert_int_equal(o.drops, 1);
+        assert_int_equal(o.drop_ports[0], base_shadow + 5);     /* shadow NF 2 out */
+        for (int i = 0; i < 3; i++) {
+            assert_true(visited(&o, base_active + 2 * i));
+            assert_true(visited(&o, base_shadow + 2 * i));
+        }
+        (void) shadow_side;
+
+        /* Reverse: replies from the sink reach the source via the active side only. */
+        memset(&o, 0, sizeof o);
+        walk(r, n, SINK, 80, 1234, &o, 0);
+        assert_int_equal(o.source, 1);
+        assert_int_equal(o.sink, 0);
+        assert_int_equal(o.drops, 0);
+        assert_false(visited(&o, base_shadow + 5));
+        /* What the shadow's first NF emits backwards is dropped too. */
+        memset(&o, 0, sizeof o);
+        walk(r, n, base_shadow, 80, 1234, &o, 0);
+        assert_int_equal(o.source, 0);
+        assert_int_equal(o.drops, 1);
+        flow_plan_free(text, n);
+        free(r);
+    }
+}
+
+static void
+test_no_shadow(void **state)
+{
+    struct flow_graph g = graph(chain_edges, 4, 3, false, 0);
+    size_t n;
+    char **text = flow_plan_build(&g, &n);
+    struct rule *r = parse_rules(text, n);
+    struct outcome o = { 0 };
+    walk(r, n, SOURCE, 1, 2, &o, 0);
+    assert_int_equal(o.sink, 1);
+    assert_int_equal(o.drops, 0);
+    for (size_t i = 0; i < n; i++) {
+        /* No rule mentions a shadow port. */
+        assert_null(strstr(text[i], "output:20"));
+    }
+    /* The sink gets frames addressed to its own MAC from the gateway MAC. */
+    bool rewritten = false;
+    for (size_t i = 0; i < n; i++) {
+        rewritten |= strstr(text[i], "mod_dl_src:02:76:6e:00:00:01,mod_dl_dst:02:00:00:"
+                            "00:00:02,output:11") != NULL;
+    }
+    assert_true(rewritten);
+    flow_plan_free(text, n);
+    free(r);
+}
+
+/* DAG: ingress -> lb(0) -> {fw1(1), fw2(2)} -> vpn(3) -> egress.  Both directions of
+ * a flow, and its shadow copy, take the same branch. */
+static void
+test_dag_symmetry(void **state)
+{
+    static const struct flow_edge edges[] = {
+        { FLOW_EP_INGRESS, 0 }, { 0, 1 }, { 0, 2 }, { 1, 3 }, { 2, 3 },
+        { 3, FLOW_EP_EGRESS },
+    };
+    struct flow_graph g = graph(edges, 6, 4, true, 0);
+    size_t n;
+    char **text = flow_plan_build(&g, &n);
+    struct rule *r = parse_rules(text, n);
+    for (unsigned int sport = 1000; sport < 1004; sport++) {
+        int branch = sport % 2 ? 2 : 1;          /* fw2 for odd source ports */
+        struct outcome fwd = { 0 }, rev = { 0 };
+        walk(r, n, SOURCE, sport, 80, &fwd, 0);
+        walk(r, n, SINK, 80, sport, &rev, 0);
+        assert_int_equal(fwd.sink, 1);
+        assert_int_equal(rev.source, 1);
+        assert_true(visited(&fwd, 100 + 2 * branch));       /* production branch */
+        assert_true(visited(&fwd, 200 + 2 * branch));       /* same branch in shadow */
+        assert_false(visited(&fwd, 100 + 2 * (3 - branch)));
+        assert_true(visited(&rev, 101 + 2 * branch));       /* reply: same firewall */
+        assert_false(visited(&rev, 101 + 2 * (3 - branch)));
+    }
+    flow_plan_free(text, n);
+    free(r);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chain_with_shadow),
+        cmocka_unit_test(test_no_shadow),
+        cmocka_unit_test(test_dag_symmetry),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
