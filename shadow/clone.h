@@ -8,10 +8,10 @@
  * copied (libvirt cannot clone a running LXC container beside the original): a
  * shadow starts from its configuration.
  *
- * clone_set_*() then apply the fix the operator wants to try (vCPUs, memory, the
- * init argument vector).  Every edit goes through the libxml2 DOM and the vnet
- * metadata's 'spec' checksum is recomputed, so the libvirt adapter notices the
- * change and redefines the VNode.  Pure: no I/O.
+ * The fix an operator tries on a shadow is made to the shadow's template; the
+ * definition cloned is the one that template gives, so the vnet metadata's 'spec'
+ * checksum (recomputed here) changes with every fix and the libvirt adapter
+ * redefines the VNode.  Pure: no I/O.
  *
  * Ownership: functions return malloc'd XML the caller frees. */
 #ifndef SHADOW_CLONE_H
@@ -34,12 +34,6 @@ struct clone_spec {
 
 struct vnet_error *clone_domain_xml(const char *xml, const struct clone_spec *,
                                     char **ret_xml);
-
-struct vnet_error *clone_set_vcpus(const char *xml, unsigned int vcpus, char **ret_xml);
-struct vnet_error *clone_set_memory(const char *xml, unsigned int mib, char **ret_xml);
-/* Replaces <init>/<initarg> with 'argv' (argc >= 1). */
-struct vnet_error *clone_set_argv(const char *xml, char *const *argv, size_t argc,
-                                  char **ret_xml);
 
 /* Returns the metadata 'spec' checksum of 'xml' as stored (caller frees), or NULL. */
 char *clone_get_spec(const char *xml);

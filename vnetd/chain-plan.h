@@ -1,22 +1,21 @@
-/* chain-plan.h -- what a running chain is made of, computed from its template.
+/* chain-plan.h -- what a running chain is made of, computed from its templates.
  *
- * A chain plan is pure data derived from a chain template and the identifiers vnetd
- * allocated for the chain (its id and its block of OpenFlow port numbers): every
- * VNode (libvirt domain name, role, resources, init argv, NICs with host-side veth
- * names, MACs, addresses and OpenFlow port numbers) and every OpenFlow rule that
- * steers traffic along the service graph.  The runtime hands the VNodes to the
- * libvirt adapter, the ports and rules to the OVS adapter, and can recompute the
- * plan at any time (after a restart) to reconcile.
+ * A chain plan is pure data derived from the chain's template(s) and the identifiers
+ * vnetd allocated for it (its id and its block of OpenFlow port numbers): every VNode
+ * (libvirt domain name, role, resources, init argv, NICs with host-side veth names,
+ * MACs, addresses and OpenFlow port numbers), every port mirror of its Monitoring
+ * VNet, and every OpenFlow rule (shadow/flow-plan.h).  The runtime hands the VNodes
+ * to the libvirt adapter and the ports, mirrors and rules to the OVS adapter, and
+ * can recompute the plan at any time (after a restart) to reconcile.
  *
- * Steering (all rules carry the chain's cookie, so they are replaced or removed as a
- * set): each NF VNode has an "in" NIC (eth0) and an "out" NIC (eth1).  Forward
- * traffic goes source -> NF in ... NF out -> next NF in ... -> sink; reverse traffic
- * (replies) retraces the path from the sink back to the source.  Where the graph
- * fans out, flows are spread over the successors by the low bits of the L4 source
- * port (reverse: destination port), so both directions of a flow take the same
- * branch in diamond-shaped DAGs.  The source and sink VNodes get every ARP request
- * answered by OVS with a virtual gateway MAC, and frames delivered to them are
- * rewritten to their own MAC, so no broadcast ever crosses the chain.
+ * A chain has one or two sides of NF VNodes.  Side 0 is the chain as first created;
+ * side 1 holds the shadow clones ("vnet-<chain>-<node>-b"), built from the shadow's
+ * template (production's plus the operator's fixes).  The two sides have the same
+ * guest-side MACs and addresses and their own host ports; the active side serves
+ * production, the other gets a duplicate of the ingress traffic and its output is
+ * dropped.  A side-1 VNode's definition is the clone (shadow/clone.h) of the
+ * definition its template would give a side-0 VNode, which the plan provides as
+ * its 'original'.
  *
  * No string from a template reaches a rule: rules are built only from port numbers,
  * MACs and addresses that vnetd computed.
@@ -50,8 +49,9 @@ struct vnode_nic {
 
 struct vnode_plan {
     char *domain;               /* libvirt domain name */
-    char *node;                 /* template node name, "source" or "sink" */
+    char *node;                 /* template node name, "source", "sink", "monitor" */
     enum vnode_role role;
+    int side;                   /* NFs: 0 or 1 */
     enum vnode_kind kind;
     unsigned int cpus;
     unsigned int memory_mib;
@@ -61,12 +61,14 @@ struct vnode_plan {
     char *cpuset;               /* pinned CPUs, or NULL */
     struct vnode_nic *nics;
     size_t n_nics;
+    struct vnode_plan *original;    /* side 1: the same VNode named as side 0 */
 };
 
-/* A Monitoring VNet: a monitoring VNode with, for each mirrored NF, one NIC that
- * receives copies of the packets OVS delivers to the NF's "in" NIC (its arrivals)
- * and one that receives copies of the packets the NF sends from its "out" NIC (its
- * departures). */
+/* A Monitoring VNet: a monitoring VNode with, for each mirrored NF of the active
+ * side, one NIC that receives copies of the packets OVS delivers to the NF's "in"
+ * NIC (its arrivals) and one that receives copies of the packets the NF sends from
+ * its "out" NIC (its departures); with a shadow, also copies of what the source
+ * sends (the chain's entry) and of what each side's last NF sends (its exit). */
 struct chain_plan_monitor {
     const char *const *nodes;
     size_t n_nodes;
@@ -77,8 +79,7 @@ struct chain_plan_monitor {
 
 struct mirror_plan {
     char *name;                 /* OVS Mirror row name */
-    const char *node;           /* mirrored NF */
-    bool arrivals;              /* else departures */
+    char *what;                 /* "<nf>:in", "<nf>:out", "@ingress", "@exit0", ... */
     const char *select_dst;     /* port names (point into the plan) */
     const char *select_src;
     const char *output;
@@ -94,17 +95,27 @@ struct chain_plan_env {
     void *aux;
 };
 
+struct chain_plan_input {
+    const struct chain_template *tmpl[2];   /* per side; NULL: the side is absent */
+    int active;                             /* the side serving production */
+    uint32_t chain_id;
+    uint16_t port_base;
+    const struct chain_plan_monitor *monitor;   /* NULL: no Monitoring VNet */
+};
+
 struct chain_plan {
     char *chain;
     uint32_t chain_id;          /* 24 bits */
     char *bridge;
     uint16_t port_base;
+    int active;
     uint64_t cookie;            /* of the steering rules */
     uint64_t cookie_mask;       /* matches every rule of the chain */
-    struct vnode_plan *vnodes;  /* NFs in topological order, source, sink, then the
-                                 * monitoring VNode if there is one */
+    struct vnode_plan *vnodes;  /* side 0 NFs, side 1 NFs, source, sink, monitor */
     size_t n_vnodes;
-    size_t n_nf;                /* vnodes[n_nf] is the source, [n_nf + 1] the sink */
+    size_t n_nf;                /* NFs per side */
+    int nf_first[2];            /* index of a side's first NF in vnodes, or -1 */
+    size_t source_idx, sink_idx;
     struct mirror_plan *mirrors;
     size_t n_mirrors;
     char **flows;               /* ovs-ofctl flow syntax, with cookie and priority */
@@ -113,18 +124,18 @@ struct chain_plan {
 
 struct vnet_error;
 
-/* Computes the plan, with a Monitoring VNet if 'monitor' is not NULL.  Fails (with a
- * message naming the node and program) only if a program cannot be resolved. */
-struct vnet_error *chain_plan_create(const struct chain_template *, uint32_t chain_id,
-                                     uint16_t port_base, const struct chain_plan_env *,
-                                     const struct chain_plan_monitor *,
+/* Computes the plan.  Fails (with a message naming the node and program) only if a
+ * program cannot be resolved, or if the two sides' graphs differ. */
+struct vnet_error *chain_plan_create(const struct chain_plan_input *,
+                                     const struct chain_plan_env *,
                                      struct chain_plan **ret);
 void chain_plan_destroy(struct chain_plan *);
 
+/* The VNode of NF 'node' on 'side', or of "source"/"sink"/"monitor" (side ignored). */
 const struct vnode_plan *chain_plan_find_vnode(const struct chain_plan *,
-                                               const char *node);
-/* Returns the domain name of VNode 'node' of 'chain' (caller frees). */
-char *chain_plan_domain_name(const char *chain, const char *node);
+                                               const char *node, int side);
+/* Returns the domain name of VNode 'node' of 'chain' on 'side' (caller frees). */
+char *chain_plan_domain_name(const char *chain, const char *node, int side);
 
 const char *vnode_role_to_string(enum vnode_role);
 /* Formats a MAC as "xx:xx:xx:xx:xx:xx" into 'buf' (18 bytes) and returns it. */

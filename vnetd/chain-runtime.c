@@ -21,6 +21,7 @@
 #include "vnetd/ovs-adapter.h"
 #include "vnetd/registry.h"
 #include "vnetd/vnetd.h"
+#include "shadow/clone.h"
 
 VNLOG_DEFINE_THIS_MODULE(runtime);
 
@@ -192,9 +193,11 @@ fail_monitor(struct chain_runtime *rt, struct chain_entry *e, const char *msg)
     commit_or_log(rt, before);
 }
 
+/* The plan of chain 'e': both sides if it has a shadow ('retired_too': even the
+ * side being retired), its Monitoring VNet if 'with_monitor'. */
 static struct vnet_error *
-make_plan(struct chain_runtime *rt, const struct chain_entry *e, bool with_monitor,
-          struct chain_plan **ret)
+make_plan_sides(struct chain_runtime *rt, const struct chain_entry *e,
+                bool with_monitor, bool retired_too, struct chain_plan **ret)
 {
     struct chain_plan_env env = {
         .vnode_init = rt->vnode_init,
@@ -210,8 +213,66 @@ make_plan(struct chain_runtime *rt, const struct chain_entry *e, bool with_monit
             e->monitor->snaplen, e->monitor->cpus, e->monitor->memory_mib,
         };
     }
-    return chain_plan_create(e->tmpl, e->chain_id, e->port_base, &env,
-                             with_monitor && e->monitor ? &mon : NULL, ret);
+    struct chain_plan_input in = {
+        .tmpl = { chain_entry_side_template(e, 0), chain_entry_side_template(e, 1) },
+        .active = chain_entry_active_side(e),
+        .chain_id = e->chain_id,
+        .port_base = e->port_base,
+        .monitor = with_monitor && e->monitor ? &mon : NULL,
+    };
+    if (e->shadow && e->shadow->retiring && !retired_too) {
+        in.tmpl[!in.active] = NULL;
+    }
+    return chain_plan_create(&in, &env, ret);
+}
+
+static struct vnet_error *
+make_plan(struct chain_runtime *rt, const struct chain_entry *e, bool with_monitor,
+          struct chain_plan **ret)
+{
+    return make_plan_sides(rt, e, with_monitor, false, ret);
+}
+
+/* The definition of VNode 'vn': built from its template, or, for a side-1 VNode,
+ * cloned from the definition its template gives the side-0 VNode. */
+static struct vnet_error *
+vnode_xml(struct chain_runtime *rt, const struct chain_plan *p,
+          const struct vnode_plan *vn, char **ret_xml, char **ret_spec)
+{
+    if (!vn->original) {
+        return domain_xml_build(rt->base_xml, vn, rt->d->registry.instance, p->chain,
+                                vn->cpuset, ret_xml, ret_spec);
+    }
+    char *xml0, *spec0;
+    struct vnet_error *error = domain_xml_build(rt->base_xml, vn->original,
+                                                rt->d->registry.instance, p->chain,
+                                                vn->cpuset, &xml0, &spec0);
+    if (error) {
+        return error;
+    }
+    const char *from[2], *to[2];
+    for (size_t n = 0; n < vn->n_nics; n++) {
+        from[n] = vn->original->nics[n].ifname;
+        to[n] = vn->nics[n].ifname;
+    }
+    const char *arg_from[1] = { vn->original->control };
+    const char *arg_to[1] = { vn->control };
+    struct clone_spec spec = {
+        .name = vn->domain, .dev_from = from, .dev_to = to, .n_devs = vn->n_nics,
+        .arg_from = arg_from, .arg_to = arg_to, .n_args = 1, .role = "nf",
+    };
+    error = clone_domain_xml(xml0, &spec, ret_xml);
+    free(xml0);
+    free(spec0);
+    if (!error) {
+        *ret_spec = clone_get_spec(*ret_xml);
+        if (!*ret_spec) {
+            free(*ret_xml);
+            error = vnet_error_create(VNET_ERR_INTERNAL, "clone of '%s' lost its vnet "
+                                      "metadata", vn->domain);
+        }
+    }
+    return error;
 }
 
 static const char *
@@ -276,14 +337,11 @@ push_desired(struct chain_runtime *rt)
 
     for (size_t i = 0; i < rt->n_plans; i++) {
         const struct chain_plan *p = rt->plans[i].plan;
-        set_ports[i] = vnet_xcalloc(2 * p->n_nf + 3, sizeof **set_ports);
+        set_ports[i] = vnet_xcalloc(4 * p->n_nf + 3, sizeof **set_ports);
         size_t n_set_ports = 0;
         for (size_t v = 0; v < p->n_vnodes; v++, k++) {
             const struct vnode_plan *vn = &p->vnodes[v];
-            struct vnet_error *error = domain_xml_build(rt->base_xml, vn,
-                                                        rt->d->registry.instance,
-                                                        p->chain, vn->cpuset, &xmls[k],
-                                                        &specs[k]);
+            struct vnet_error *error = vnode_xml(rt, p, vn, &xmls[k], &specs[k]);
             if (error) {
                 VNLOG_ERR("%s", error->message);
                 vnet_error_destroy(error);
@@ -372,7 +430,7 @@ static const char *
 chain_progress(struct chain_runtime *rt, const struct chain_plan *p, bool monitor,
                char *buf, size_t size)
 {
-    bool ready = true;
+    bool ready = libvirt_adapter_up_to_date(rt->lv);
     for (size_t v = 0; v < p->n_vnodes; v++) {
         const struct vnode_plan *vn = &p->vnodes[v];
         if (monitor != (vn->role == VNODE_ROLE_MONITOR)) {
@@ -413,24 +471,31 @@ torn_down(struct chain_runtime *rt, const char *chain)
            && !ovs_adapter_n_owned(rt->ovs, chain);
 }
 
-/* True once nothing of the Monitoring VNet of 'e' is left. */
+/* True once no VNode of 'e' selected by 'sel' (and none of their ports) is left,
+ * nor -- for the monitor -- any of its mirrors. */
+enum vnode_selector { SEL_MONITOR, SEL_INACTIVE_SIDE };
+
 static bool
-monitor_gone(struct chain_runtime *rt, const struct chain_entry *e)
+vnodes_gone(struct chain_runtime *rt, const struct chain_entry *e,
+            enum vnode_selector sel)
 {
     if (!adapters_settled(rt)) {
         return false;
     }
     struct chain_plan *p;
-    struct vnet_error *error = make_plan(rt, e, true, &p);
+    struct vnet_error *error = make_plan_sides(rt, e, true, true, &p);
     if (error) {
         /* Without a plan there is nothing the runtime could have made. */
         vnet_error_destroy(error);
         return true;
     }
+    int inactive = !chain_entry_active_side(e);
     bool gone = true;
     for (size_t v = 0; v < p->n_vnodes; v++) {
         const struct vnode_plan *vn = &p->vnodes[v];
-        if (vn->role != VNODE_ROLE_MONITOR) {
+        bool selected = sel == SEL_MONITOR ? vn->role == VNODE_ROLE_MONITOR
+                        : vn->role == VNODE_ROLE_NF && vn->side == inactive;
+        if (!selected) {
             continue;
         }
         struct lv_domain_status st;
@@ -442,7 +507,7 @@ monitor_gone(struct chain_runtime *rt, const struct chain_entry *e)
             gone &= ps.state == OVS_PORT_ABSENT;
         }
     }
-    for (size_t m = 0; m < p->n_mirrors; m++) {
+    for (size_t m = 0; sel == SEL_MONITOR && m < p->n_mirrors; m++) {
         gone &= !ovs_adapter_mirror_ready(rt->ovs, p->mirrors[m].name)
                 && !ovs_adapter_mirror_packets(rt->ovs, p->mirrors[m].name);
     }
@@ -490,8 +555,31 @@ finish_teardowns(struct chain_runtime *rt)
     for (size_t i = 0; i < reg->n_chains;) {
         struct chain_entry *e = reg->chains[i];
         char *name = vnet_xstrdup(e->name);
+        if (e->state == CHAIN_RUNNING && e->shadow && e->shadow->retiring
+            && vnodes_gone(rt, e, SEL_INACTIVE_SIDE)) {
+            struct json_object *before = registry_to_json(reg);
+            struct shadow_spec *sh = e->shadow;
+            int retired = !sh->active;
+            if (retired == e->base_side) {
+                /* The clones serve production from now on: they become the base. */
+                struct chain_template *t = e->tmpl;
+                e->tmpl = sh->tmpl;
+                sh->tmpl = t;
+                e->base_side = sh->active;
+            }
+            shadow_spec_destroy(sh);
+            e->shadow = NULL;
+            struct vnet_error *error = vnetd_commit(rt->d, before);
+            VNLOG_INFO("Shadow VNet of chain '%s' retired (side %d removed)", name,
+                       retired);
+            struct json_object *result = json_object_new_object();
+            json_object_object_add(result, "retired", json_object_new_string(name));
+            json_object_object_add(result, "removed_side", json_object_new_int(retired));
+            finish_ops(rt, name, CHAIN_OP_RETIRE, result, error);
+            vnet_error_destroy(error);
+        }
         if (e->state == CHAIN_RUNNING && e->monitor && e->monitor->removing
-            && monitor_gone(rt, e)) {
+            && vnodes_gone(rt, e, SEL_MONITOR)) {
             struct json_object *before = registry_to_json(reg);
             monitor_spec_destroy(e->monitor);
             e->monitor = NULL;
@@ -511,6 +599,8 @@ finish_teardowns(struct chain_runtime *rt)
                 e->state = CHAIN_DEFINED;
                 monitor_spec_destroy(e->monitor);
                 e->monitor = NULL;
+                shadow_spec_destroy(e->shadow);
+                e->shadow = NULL;
             }
             struct vnet_error *error = vnetd_commit(rt->d, before);
             VNLOG_INFO("chain '%s' torn down%s", name, remove ? " and removed" : "");
@@ -538,7 +628,8 @@ check_ops(struct chain_runtime *rt)
         struct held_op *op = &rt->ops[i];
         struct chain_entry *e = registry_find(&rt->d->registry, op->chain);
         bool late = now > op->deadline_ns;
-        if (op->op == CHAIN_OP_DELETE || op->op == CHAIN_OP_UNMIRROR) {
+        if (op->op == CHAIN_OP_DELETE || op->op == CHAIN_OP_UNMIRROR
+            || op->op == CHAIN_OP_RETIRE) {
             /* finish_teardowns() answers; only give up here. */
             if (late) {
                 finish_op(rt, i, NULL, vnet_error_create(
@@ -551,6 +642,7 @@ check_ops(struct chain_runtime *rt)
             continue;
         }
         bool monitor = op->op == CHAIN_OP_MIRROR;
+        bool shadow_op = op->op == CHAIN_OP_CONVERGE;
         if (!e || e->state != CHAIN_RUNNING || (monitor && (!e->monitor
                                                              || e->monitor->removing))) {
             finish_op(rt, i, NULL, vnet_error_create(
@@ -576,13 +668,15 @@ check_ops(struct chain_runtime *rt)
             continue;
         }
         if (*why) {
-            char *msg = vnet_xasprintf("%s of chain '%s' failed: %s; rolled back",
-                                       monitor ? "the Monitoring VNet" : "creation",
-                                       op->chain, why);
+            char *msg = vnet_xasprintf("%s of chain '%s' failed: %s%s",
+                                       monitor ? "the Monitoring VNet"
+                                       : shadow_op ? "the shadow operation" : "creation",
+                                       op->chain, why,
+                                       shadow_op ? "" : "; rolled back");
             VNLOG_WARN("%s", msg);
             if (monitor) {
                 fail_monitor(rt, e, msg);
-            } else {
+            } else if (!shadow_op) {
                 fail_chain(rt, e, msg);
             }
             finish_op(rt, i, NULL, vnet_error_create(VNET_ERR_SUBSTRATE, "%s", msg));
@@ -696,6 +790,11 @@ chain_runtime_describe(struct chain_runtime *rt, const struct chain_entry *e)
         json_object_object_add(vo, "node", json_object_new_string(vn->node));
         json_object_object_add(vo, "role",
                                json_object_new_string(vnode_role_to_string(vn->role)));
+        if (vn->role == VNODE_ROLE_NF) {
+            json_object_object_add(vo, "side", json_object_new_int(vn->side));
+            json_object_object_add(vo, "serves", json_object_new_string(
+                                       vn->side == p->active ? "production" : "shadow"));
+        }
         json_object_object_add(vo, "domain", json_object_new_string(vn->domain));
         json_object_object_add(vo, "state", json_object_new_string(
                                    lv_domain_state_to_string(st.state)));
@@ -722,9 +821,7 @@ chain_runtime_describe(struct chain_runtime *rt, const struct chain_entry *e)
             const struct mirror_plan *mp = &p->mirrors[m];
             struct json_object *mo = json_object_new_object();
             json_object_object_add(mo, "name", json_object_new_string(mp->name));
-            json_object_object_add(mo, "node", json_object_new_string(mp->node));
-            json_object_object_add(mo, "direction", json_object_new_string(
-                                       mp->arrivals ? "arrivals" : "departures"));
+            json_object_object_add(mo, "copies", json_object_new_string(mp->what));
             json_object_object_add(mo, "output", json_object_new_string(mp->output));
             json_object_object_add(mo, "ready", json_object_new_boolean(
                                        ovs_adapter_mirror_ready(rt->ovs, mp->name)));

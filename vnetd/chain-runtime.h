@@ -50,6 +50,9 @@ enum chain_op {
     CHAIN_OP_DELETE,                /* the chain is torn down */
     CHAIN_OP_MIRROR,                /* its Monitoring VNet runs */
     CHAIN_OP_UNMIRROR,              /* its Monitoring VNet is gone */
+    CHAIN_OP_CONVERGE,              /* everything it wants runs (shadow create, set,
+                                     * edit, swap, rollback) */
+    CHAIN_OP_RETIRE,                /* its inactive side is gone */
 };
 
 struct chain_runtime *chain_runtime_create(struct vnetd *,

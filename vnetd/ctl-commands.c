@@ -13,13 +13,13 @@
 #include "vnet-config.h"
 
 const struct ctl_option ctl_global_options[] = {
-    { "socket", "PATH", "vnetd's control socket (default " VNET_DEFAULT_SOCKET
+    { "socket", 0, "PATH", "vnetd's control socket (default " VNET_DEFAULT_SOCKET
       ", or $VNET_SOCKET)" },
-    { "json", NULL, "print the result as JSON" },
-    { "timeout", "SECS", "give up waiting for vnetd after SECS seconds (default 120)" },
-    { "help", NULL, "show this help" },
-    { "version", NULL, "show vnetctl's version" },
-    { NULL, NULL, NULL },
+    { "json", 0, NULL, "print the result as JSON" },
+    { "timeout", 0, "SECS", "give up waiting for vnetd after SECS seconds (default 120)" },
+    { "help", 0, NULL, "show this help" },
+    { "version", 0, NULL, "show vnetctl's version" },
+    { NULL, 0, NULL, NULL },
 };
 
 const char *
@@ -452,26 +452,138 @@ cmd_unmirror(struct ctl_context *ctx)
 }
 
 static const struct ctl_option mirror_options[] = {
-    { "nodes", "A,B", "mirror only these NFs (default: all)" },
-    { "snaplen", "N", "bytes kept per packet (default 128)" },
-    { "cpus", "LIST", "CPUs of the monitoring VNode, e.g. 1 or 0-1" },
-    { "memory", "MiB", "memory limit of the monitoring VNode (default 256)" },
-    { NULL, NULL, NULL },
+    { "nodes", 0, "A,B", "mirror only these NFs (default: all)" },
+    { "snaplen", 0, "N", "bytes kept per packet (default 128)" },
+    { "cpus", 0, "LIST", "CPUs of the monitoring VNode, e.g. 1 or 0-1" },
+    { "memory", 0, "MiB", "memory limit of the monitoring VNode (default 256)" },
+    { NULL, 0, NULL, NULL },
 };
 
 static const struct ctl_option dump_options[] = {
-    { "last", "DURATION", "how much of the recent past to write (default 5s)" },
-    { NULL, NULL, NULL },
+    { "last", 0, "DURATION", "how much of the recent past to write (default 5s)" },
+    { NULL, 0, NULL, NULL },
+};
+
+/* ---- shadow ------------------------------------------------------------------ */
+
+static void
+print_shadow(struct ctl_context *ctx, struct json_object *r)
+{
+    struct json_object *sh = json_object_object_get(r, "shadow");
+    if (sh) {
+        fprintf(ctx->out, "chain '%s': side %" PRId64 " serves production, side %"
+                PRId64 " is the shadow (%" PRId64 " swaps)\n", get_str(r, "name"),
+                get_int(sh, "production_side"), get_int(sh, "shadow_side"),
+                get_int(sh, "swaps"));
+        fprintf(ctx->out, "  note: %s\n", get_str(sh, "note"));
+    } else {
+        fprintf(ctx->out, "chain '%s' converged\n", get_str(r, "name"));
+    }
+    struct json_object *vnodes = json_object_object_get(r, "vnodes");
+    for (size_t i = 0; i < json_object_array_length(vnodes); i++) {
+        struct json_object *v = json_object_array_get_idx(vnodes, i);
+        if (strcmp(get_str(v, "role"), "nf")) {
+            continue;
+        }
+        fprintf(ctx->out, "  %-24s side %" PRId64 " %-10s %s\n", get_str(v, "domain"),
+                get_int(v, "side"), get_str(v, "serves"), get_str(v, "state"));
+    }
+}
+
+static int
+cmd_shadow_create(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "shadow/create", name_params(ctx->argv[0]), print_shadow);
+}
+
+static int
+cmd_shadow_show(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "shadow/show", name_params(ctx->argv[0]), print_shadow);
+}
+
+static int
+cmd_shadow_set(struct ctl_context *ctx)
+{
+    struct json_object *params = name_params(ctx->argv[0]);
+    json_object_object_add(params, "node", json_object_new_string(ctx->argv[1]));
+    struct json_object *settings = json_object_new_object();
+    for (int i = 2; i < ctx->argc; i++) {
+        const char *eq = strchr(ctx->argv[i], '=');
+        if (!eq || eq == ctx->argv[i]) {
+            fprintf(ctx->err, "vnetctl: '%s': expected KEY=VALUE\n", ctx->argv[i]);
+            json_object_put(params);
+            json_object_put(settings);
+            return CTL_EXIT_USAGE;
+        }
+        char *key = vnet_xstrndup(ctx->argv[i], (size_t) (eq - ctx->argv[i]));
+        json_object_object_add(settings, key, json_object_new_string(eq + 1));
+        free(key);
+    }
+    json_object_object_add(params, "settings", settings);
+    return call_and_print(ctx, "shadow/set", params, print_shadow);
+}
+
+static int
+cmd_shadow_edit(struct ctl_context *ctx)
+{
+    const char *path = ctl_get_option(ctx, "file");
+    if (!path) {
+        fprintf(ctx->err, "vnetctl: 'shadow edit' needs -f PATCH.json\n");
+        return CTL_EXIT_USAGE;
+    }
+    char *text;
+    int err = vnet_read_file(path, 1024 * 1024, &text, NULL);
+    if (err) {
+        fprintf(ctx->err, "vnetctl: %s: %s\n", path, strerror(-err));
+        return CTL_EXIT_USAGE;
+    }
+    struct json_object *params = name_params(ctx->argv[0]);
+    json_object_object_add(params, "file", json_object_new_string(vnet_basename(path)));
+    json_object_object_add(params, "text", json_object_new_string(text));
+    free(text);
+    return call_and_print(ctx, "shadow/edit", params, print_shadow);
+}
+
+static void
+print_retired(struct ctl_context *ctx, struct json_object *r)
+{
+    fprintf(ctx->out, "retired the shadow of chain '%s' (side %" PRId64 " removed)\n",
+            get_str(r, "retired"), get_int(r, "removed_side"));
+}
+
+static int
+cmd_shadow_retire(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "shadow/retire", name_params(ctx->argv[0]),
+                          print_retired);
+}
+
+static int
+cmd_swap(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "swap", name_params(ctx->argv[0]), print_shadow);
+}
+
+static int
+cmd_rollback(struct ctl_context *ctx)
+{
+    return call_and_print(ctx, "rollback", name_params(ctx->argv[0]), print_shadow);
+}
+
+static const struct ctl_option edit_options[] = {
+    { "file", 'f', "PATCH.json", "a JSON merge patch {\"nodes\": {NF: {...}}}" },
+    { NULL, 0, NULL, NULL },
 };
 
 static const struct ctl_option chain_load_options[] = {
-    { "replace", NULL, "replace a loaded chain of the same name" },
-    { NULL, NULL, NULL },
+    { "replace", 0, NULL, "replace a loaded chain of the same name" },
+    { NULL, 0, NULL, NULL },
 };
 
 static const struct ctl_option chain_delete_options[] = {
-    { "keep-template", NULL, "tear the chain down but keep its template loaded" },
-    { NULL, NULL, NULL },
+    { "keep-template", 0, NULL, "tear the chain down but keep its template loaded" },
+    { NULL, 0, NULL, NULL },
 };
 
 const struct ctl_command ctl_commands[] = {
@@ -498,6 +610,22 @@ const struct ctl_command ctl_commands[] = {
       false, mirror_options, cmd_mirror },
     { "unmirror", 1, 1, "CHAIN", "remove the chain's Monitoring VNet", false, NULL,
       cmd_unmirror },
+    { "shadow create", 1, 1, "CHAIN",
+      "clone the chain into a Shadow VNet fed a duplicate of the ingress traffic", false,
+      NULL, cmd_shadow_create },
+    { "shadow show", 1, 1, "CHAIN", "which side serves production, and the shadow",
+      true, NULL, cmd_shadow_show },
+    { "shadow set", 3, 16, "CHAIN NODE KEY=VALUE [KEY=VALUE...]",
+      "change a shadow NF: cpus, memory, queue, peak_pps, mode or args", false, NULL,
+      cmd_shadow_set },
+    { "shadow edit", 1, 1, "CHAIN", "apply a template patch to the shadow", false,
+      edit_options, cmd_shadow_edit },
+    { "shadow retire", 1, 1, "CHAIN", "remove the side that does not serve production",
+      false, NULL, cmd_shadow_retire },
+    { "swap", 1, 1, "CHAIN", "atomically make the shadow serve production", false,
+      NULL, cmd_swap },
+    { "rollback", 1, 1, "CHAIN", "swap back to the original side", false, NULL,
+      cmd_rollback },
     { "monitor show", 1, 1, "CHAIN", "live per-NF figures from the Monitoring VNet",
       true, NULL, ctl_cmd_monitor_show },
     { "monitor dump", 2, 2, "CHAIN DIR",

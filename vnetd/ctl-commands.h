@@ -18,6 +18,7 @@ enum { CTL_EXIT_OK = 0, CTL_EXIT_USAGE = 1, CTL_EXIT_DAEMON = 2 };
 
 struct ctl_option {
     const char *name;        /* without the leading "--" */
+    char short_name;         /* "-x" alias, or 0 */
     const char *arg;         /* metavariable ("DIR") or NULL for a flag */
     const char *help;
 };

@@ -59,6 +59,7 @@ struct libvirt_adapter {
     struct status_entry *status;
     size_t n_status;
     bool connected, converged;
+    uint64_t status_gen;            /* desired_gen the published status saw */
     char **events;
     size_t n_events, cap_events;
     bool changed;
@@ -517,6 +518,7 @@ publish(struct libvirt_adapter *a, bool connected, const struct actual *have,
     a->status = st;
     a->n_status = k;
     a->connected = connected;
+    a->status_gen = gen;
     bool conv = converged && gen == a->desired_gen;
     changed |= conv != a->converged;
     a->converged = conv;
@@ -745,6 +747,16 @@ libvirt_adapter_converged(const struct libvirt_adapter *a_)
     bool c = a->converged;
     pthread_mutex_unlock(&a->mutex);
     return c;
+}
+
+bool
+libvirt_adapter_up_to_date(const struct libvirt_adapter *a_)
+{
+    struct libvirt_adapter *a = CONST_CAST(struct libvirt_adapter *, a_);
+    pthread_mutex_lock(&a->mutex);
+    bool ok = a->desired_set && a->status_gen == a->desired_gen;
+    pthread_mutex_unlock(&a->mutex);
+    return ok;
 }
 
 void

@@ -66,6 +66,9 @@ bool libvirt_adapter_connected(const struct libvirt_adapter *);
 /* True once the worker has applied the current desired set and found nothing left
  * to do (every wanted domain in its wanted state, no unwanted owned domain). */
 bool libvirt_adapter_converged(const struct libvirt_adapter *);
+/* True if the published status comes from a pass over the current desired set
+ * (right after libvirt_adapter_set_desired() it still describes the old one). */
+bool libvirt_adapter_up_to_date(const struct libvirt_adapter *);
 /* Copies the status of domain 'name' (LV_ABSENT if unknown). */
 void libvirt_adapter_get_status(struct libvirt_adapter *, const char *name,
                                 struct lv_domain_status *ret);

@@ -117,11 +117,82 @@ monitor_spec_from_json(struct json_object *obj, const struct jpath *path,
     return NULL;
 }
 
+void
+shadow_spec_destroy(struct shadow_spec *sh)
+{
+    if (sh) {
+        chain_template_destroy(sh->tmpl);
+        free(sh);
+    }
+}
+
+const struct chain_template *
+chain_entry_side_template(const struct chain_entry *e, int side)
+{
+    if (side == e->base_side) {
+        return e->tmpl;
+    }
+    return e->shadow ? e->shadow->tmpl : NULL;
+}
+
+int
+chain_entry_active_side(const struct chain_entry *e)
+{
+    return e->shadow ? e->shadow->active : e->base_side;
+}
+
+static struct json_object *
+shadow_spec_to_json(const struct shadow_spec *sh)
+{
+    struct json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "template", chain_template_to_json(sh->tmpl));
+    json_object_object_add(obj, "active", json_object_new_int(sh->active));
+    json_object_object_add(obj, "swaps", json_object_new_int((int) sh->swaps));
+    if (sh->retiring) {
+        json_object_object_add(obj, "retiring", json_object_new_boolean(true));
+    }
+    return obj;
+}
+
+static struct vnet_error *
+shadow_spec_from_json(struct json_object *obj, const struct jpath *path,
+                      struct shadow_spec **ret)
+{
+    static const char *const fields[] = { "template", "active", "swaps", "retiring",
+                                          NULL };
+    struct json_object *tj;
+    int64_t active = 0, swaps = 0;
+    bool retiring = false;
+    struct vnet_error *error;
+    if ((error = jv_check_object(obj, path, fields))
+        || (error = jv_get_member(obj, path, "template", true, &tj))
+        || (error = jv_get_int(obj, path, "active", false, 0, 1, &active))
+        || (error = jv_get_int(obj, path, "swaps", false, 0, INT32_MAX, &swaps))
+        || (error = jv_get_bool(obj, path, "retiring", false, &retiring))) {
+        return error;
+    }
+    struct chain_template *t;
+    if ((error = chain_template_from_json(NULL, tj, &t))) {
+        char *where = jpath_to_string(path);
+        error = vnet_error_wrap(error, "%s.template", where);
+        free(where);
+        return error;
+    }
+    struct shadow_spec *sh = vnet_xzalloc(sizeof *sh);
+    sh->tmpl = t;
+    sh->active = (int) active;
+    sh->swaps = (unsigned) swaps;
+    sh->retiring = retiring;
+    *ret = sh;
+    return NULL;
+}
+
 static void
 entry_destroy(struct chain_entry *e)
 {
     if (e) {
         monitor_spec_destroy(e->monitor);
+        shadow_spec_destroy(e->shadow);
         free(e->name);
         free(e->source);
         free(e->last_error);
@@ -283,6 +354,14 @@ chain_entry_to_json(const struct chain_entry *e, bool with_template)
     if (e->monitor) {
         json_object_object_add(obj, "monitor", monitor_spec_to_json(e->monitor));
     }
+    if (e->base_side) {
+        json_object_object_add(obj, "base_side", json_object_new_int(e->base_side));
+    }
+    if (e->shadow && with_template) {
+        json_object_object_add(obj, "shadow", shadow_spec_to_json(e->shadow));
+    } else if (e->shadow) {
+        json_object_object_add(obj, "active_side", json_object_new_int(e->shadow->active));
+    }
     if (with_template) {
         json_object_object_add(obj, "template", chain_template_to_json(e->tmpl));
     } else {
@@ -317,7 +396,8 @@ registry_from_json(struct registry *reg, struct json_object *obj)
     static const char *const entry_fields[] = { "name", "source", "loaded_at",
                                                 "template", "state", "remove_when_gone",
                                                 "chain_id", "port_base", "last_error",
-                                                "monitor", NULL };
+                                                "monitor", "base_side", "shadow",
+                                                NULL };
     struct jpath root = JPATH_ROOT;
     struct json_object *chains = NULL;
     struct vnet_error *error;
@@ -376,10 +456,19 @@ registry_from_json(struct registry *reg, struct json_object *obj)
             added->chain_id = (uint32_t) chain_id;
             added->port_base = (uint16_t) port_base;
             chain_entry_set_error(added, last_error);
-            struct json_object *mon;
+            struct json_object *mon, *sh;
             if (json_object_object_get_ex(e, "monitor", &mon)) {
                 struct jpath pm = JPATH_KEY(&p, "monitor");
                 error = monitor_spec_from_json(mon, &pm, added->tmpl, &added->monitor);
+            }
+            int64_t base_side = 0;
+            if (!error) {
+                error = jv_get_int(e, &p, "base_side", false, 0, 1, &base_side);
+                added->base_side = (int) base_side;
+            }
+            if (!error && json_object_object_get_ex(e, "shadow", &sh)) {
+                struct jpath ps = JPATH_KEY(&p, "shadow");
+                error = shadow_spec_from_json(sh, &ps, &added->shadow);
             }
         }
         if (error) {

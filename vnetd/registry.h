@@ -34,6 +34,18 @@ struct monitor_spec {
     bool removing;              /* 'vnetctl unmirror' in progress */
 };
 
+/* A Shadow VNet ('vnetctl shadow create').  The chain has two sides of NF VNodes:
+ * side 'base' runs the chain's template, the other side runs 'tmpl', the shadow's
+ * template (the chain's plus the fixes tried on it).  'active' is the side serving
+ * production; a swap flips it.  Retiring removes the inactive side; if that is the
+ * base side, the other side becomes the chain's base from then on. */
+struct shadow_spec {
+    struct chain_template *tmpl;
+    int active;
+    unsigned int swaps;
+    bool retiring;
+};
+
 struct chain_entry {
     char *name;
     struct chain_template *tmpl;
@@ -45,6 +57,8 @@ struct chain_entry {
     uint16_t port_base;         /* first OpenFlow port number of its block; 0 = none */
     char *last_error;           /* why the last operation failed, or NULL */
     struct monitor_spec *monitor;   /* Monitoring VNet, or NULL */
+    int base_side;                  /* the side (0 or 1) 'tmpl' runs on */
+    struct shadow_spec *shadow;     /* Shadow VNet, or NULL */
 };
 
 struct registry {
@@ -70,6 +84,12 @@ bool registry_remove(struct registry *, const char *name);
 void registry_allocate_ids(struct registry *, struct chain_entry *);
 void chain_entry_set_error(struct chain_entry *, const char *msg);
 void monitor_spec_destroy(struct monitor_spec *);
+void shadow_spec_destroy(struct shadow_spec *);
+/* The template of 'side' of chain 'e', or NULL if that side does not exist. */
+const struct chain_template *chain_entry_side_template(const struct chain_entry *,
+                                                        int side);
+/* The side serving production. */
+int chain_entry_active_side(const struct chain_entry *);
 struct json_object *monitor_spec_to_json(const struct monitor_spec *);
 const char *chain_state_to_string(enum chain_state);
 

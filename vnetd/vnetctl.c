@@ -15,8 +15,11 @@
 static void
 print_option(FILE *f, const struct ctl_option *o)
 {
-    char *left = vnet_xasprintf("--%s%s%s", o->name, o->arg ? " " : "",
-                                o->arg ? o->arg : "");
+    char *left = o->short_name
+                 ? vnet_xasprintf("-%c, --%s%s%s", o->short_name, o->name,
+                                  o->arg ? " " : "", o->arg ? o->arg : "")
+                 : vnet_xasprintf("--%s%s%s", o->name, o->arg ? " " : "",
+                                  o->arg ? o->arg : "");
     fprintf(f, "    %-22s %s\n", left, o->help);
     free(left);
 }
@@ -78,6 +81,20 @@ option_takes_arg(const char *name)
     return o ? o->arg != NULL : -1;
 }
 
+/* Finds the option with short alias 'c' among every command's options. */
+static const struct ctl_option *
+find_short(char c)
+{
+    for (const struct ctl_command *cmd = ctl_commands; cmd->name; cmd++) {
+        for (const struct ctl_option *o = cmd->options; o && o->name; o++) {
+            if (o->short_name == c) {
+                return o;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* Finds the command whose words are the longest prefix of 'words'. */
 static const struct ctl_command *
 find_command(char **words, int n_words, int *ret_used)
@@ -123,6 +140,25 @@ main(int argc, char *argv[])
 
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
+        const struct ctl_option *alias = NULL;
+        if (!only_words && arg[0] == '-' && arg[1] && arg[1] != '-' && !arg[2]) {
+            alias = find_short(arg[1]);
+            if (!alias && arg[1] != 'h') {
+                fprintf(stderr, "vnetctl: unknown option '%s'; see 'vnetctl --help'\n",
+                        arg);
+                return CTL_EXIT_USAGE;
+            }
+        }
+        if (alias) {
+            if (alias->arg && i + 1 >= argc) {
+                fprintf(stderr, "vnetctl: option '%s' needs an argument\n", arg);
+                return CTL_EXIT_USAGE;
+            }
+            opts[n_opts++] = (struct ctl_opt_value) {
+                alias->name, alias->arg ? argv[++i] : NULL,
+            };
+            continue;
+        }
         if (only_words || strncmp(arg, "--", 2) || !arg[2]) {
             if (!strcmp(arg, "--")) {
                 only_words = true;

@@ -498,6 +498,7 @@ main(int argc, char *argv[])
     }
     builtin_cmds_register(&d);
     chain_cmds_register(&d);
+    shadow_cmds_register(&d);
     if (o.pidfile) {
         write_pidfile(o.pidfile);
     }

@@ -34,5 +34,6 @@ struct vnet_error *vnetd_commit(struct vnetd *, struct json_object *before);
 
 void builtin_cmds_register(struct vnetd *);
 void chain_cmds_register(struct vnetd *);
+void shadow_cmds_register(struct vnetd *);
 
 #endif

@@ -38,10 +38,22 @@ plan_for(const char *file, uint32_t id, uint16_t base)
     free(path);
     assert_null(error);
     struct chain_plan *p;
-    error = chain_plan_create(t, id, base, &env, NULL, &p);
+    struct chain_plan_input in = { .tmpl = { t, NULL }, .chain_id = id,
+                                   .port_base = base };
+    error = chain_plan_create(&in, &env, &p);
     assert_null(error);
     chain_template_destroy(t);
     return p;
+}
+
+static struct chain_template *
+load(const char *file)
+{
+    char *path = vnet_xasprintf("%s/templates/chains/%s", VNET_SOURCE_DIR, file);
+    struct chain_template *t;
+    assert_null(chain_template_load_file(path, &t));
+    free(path);
+    return t;
 }
 
 static bool
@@ -87,7 +99,7 @@ test_chain_layout(void **state)
     }
 
     /* The NF argv: init wrapper, resolved program, vnet NF options, template args. */
-    const struct vnode_plan *nat = chain_plan_find_vnode(p, "nat");
+    const struct vnode_plan *nat = chain_plan_find_vnode(p, "nat", 0);
     assert_string_equal(nat->argv[0], "/usr/libexec/vnet/vnet-vnode-init");
     assert_string_equal(nat->argv[4], "/opt/nf/vnet-nf");
     assert_string_equal(nat->argv[nat->argc - 2], "--snat");
@@ -126,10 +138,10 @@ test_dag_split(void **state)
     if (error) {
         fail_msg("%s", error);
     }
-    const struct vnode_plan *lb = chain_plan_find_vnode(p, "lb");
-    const struct vnode_plan *fw1 = chain_plan_find_vnode(p, "fw1");
-    const struct vnode_plan *fw2 = chain_plan_find_vnode(p, "fw2");
-    const struct vnode_plan *vpn = chain_plan_find_vnode(p, "vpn");
+    const struct vnode_plan *lb = chain_plan_find_vnode(p, "lb", 0);
+    const struct vnode_plan *fw1 = chain_plan_find_vnode(p, "fw1", 0);
+    const struct vnode_plan *fw2 = chain_plan_find_vnode(p, "fw2", 0);
+    const struct vnode_plan *vpn = chain_plan_find_vnode(p, "vpn", 0);
     char buf[160];
     /* lb's output is spread by the source port's low bit, for TCP and UDP. */
     snprintf(buf, sizeof buf, "in_port=%u,udp,tp_src=0x0/0x1,actions=output:%u",
@@ -162,7 +174,9 @@ test_missing_program(void **state)
     free(t->nodes[1].program);
     t->nodes[1].program = vnet_xstrdup("missing-nf");
     struct chain_plan *p;
-    struct vnet_error *error = chain_plan_create(t, 1, 256, &env, NULL, &p);
+    struct chain_plan_input in = { .tmpl = { t, NULL }, .chain_id = 1,
+                                   .port_base = 256 };
+    struct vnet_error *error = chain_plan_create(&in, &env, &p);
     assert_non_null(error);
     assert_string_equal(error->message, "node 'nat': NF program 'missing-nf' not found");
     vnet_error_destroy(error);
@@ -180,6 +194,71 @@ test_bad_rules_are_caught(void **state)
     free(error);
 }
 
+/* A shadow side: clones with their own names and ports, the same guest MACs, a
+ * side-0 'original' to clone from, rules that duplicate at ingress, and the
+ * comparison mirrors when monitored. */
+static void
+test_shadow_side(void **state)
+{
+    struct chain_template *t = load("fw-nat-vpn.json");
+    struct chain_template *s = load("fw-nat-vpn.json");
+    s->nodes[1].cpus = 2;                       /* the fix tried on the shadow */
+    const char *nodes[] = { "nat" };
+    struct chain_plan_monitor mon = { nodes, 1, 128, NULL, 128 };
+    for (int active = 0; active < 2; active++) {
+        struct chain_plan_input in = { .tmpl = { t, s }, .active = active,
+                                       .chain_id = 0x10, .port_base = 512,
+                                       .monitor = &mon };
+        struct chain_plan *p;
+        assert_null(chain_plan_create(&in, &env, &p));
+        assert_int_equal(p->n_vnodes, 3 + 3 + 2 + 1);
+        const struct vnode_plan *a = chain_plan_find_vnode(p, "nat", 0);
+        const struct vnode_plan *b = chain_plan_find_vnode(p, "nat", 1);
+        assert_string_equal(a->domain, "vnet-fw-nat-vpn-nat");
+        assert_string_equal(b->domain, "vnet-fw-nat-vpn-nat-b");
+        assert_string_equal(b->nics[0].ifname, "vn000010-b01i");
+        assert_memory_equal(a->nics[0].mac, b->nics[0].mac, 6);
+        assert_true(a->nics[0].ofport != b->nics[0].ofport);
+        assert_int_equal(b->cpus, 2);
+        assert_non_null(b->original);
+        assert_string_equal(b->original->domain, "vnet-fw-nat-vpn-nat");
+        assert_int_equal(b->original->cpus, 2);     /* from the shadow's template */
+        assert_string_equal(b->control, "/run/vnet/nf/fw-nat-vpn-nat-b.ctl");
+        char *error = ovs_adapter_check_flows((const char *const *) p->flows,
+                                              p->n_flows);
+        if (error) {
+            fail_msg("%s", error);
+        }
+        /* Ingress is duplicated into both sides' firewalls. */
+        char buf[128];
+        snprintf(buf, sizeof buf, "in_port=512,actions=output:%u,output:%u",
+                 chain_plan_find_vnode(p, "fw", active)->nics[0].ofport,
+                 chain_plan_find_vnode(p, "fw", !active)->nics[0].ofport);
+        assert_true(has_flow(p, buf));
+        /* The monitor mirrors production's NAT, the entry and both exits. */
+        assert_int_equal(p->n_mirrors, 5);
+        assert_string_equal(p->mirrors[0].what, "nat:in");
+        assert_string_equal(p->mirrors[0].select_dst,
+                            chain_plan_find_vnode(p, "nat", active)->nics[0].ifname);
+        assert_string_equal(p->mirrors[2].what, "@ingress");
+        assert_string_equal(p->mirrors[4].select_src,
+                            chain_plan_find_vnode(p, "vpn", 1)->nics[1].ifname);
+        chain_plan_destroy(p);
+    }
+    /* A shadow whose graph differs is refused. */
+    free(s->nodes[2].name);
+    s->nodes[2].name = vnet_xstrdup("ids");
+    struct chain_plan_input in = { .tmpl = { t, s }, .chain_id = 0x10,
+                                   .port_base = 512 };
+    struct chain_plan *p;
+    struct vnet_error *e = chain_plan_create(&in, &env, &p);
+    assert_non_null(e);
+    assert_non_null(strstr(e->message, "must stay those of production"));
+    vnet_error_destroy(e);
+    chain_template_destroy(t);
+    chain_template_destroy(s);
+}
+
 int
 main(void)
 {
@@ -187,6 +266,7 @@ main(void)
         cmocka_unit_test(test_chain_layout),
         cmocka_unit_test(test_dag_split),
         cmocka_unit_test(test_missing_program),
+        cmocka_unit_test(test_shadow_side),
         cmocka_unit_test(test_bad_rules_are_caught),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,15 @@ test_options_consistent(void **state)
             for (const struct ctl_option *g = ctl_global_options; g->name; g++) {
                 assert_true(strcmp(o->name, g->name) != 0);
             }
+            /* A short alias names one option everywhere. */
+            for (const struct ctl_command *b = ctl_commands; o->short_name && b->name;
+                 b++) {
+                for (const struct ctl_option *p = b->options; p && p->name; p++) {
+                    if (p->short_name == o->short_name) {
+                        assert_string_equal(p->name, o->name);
+                    }
+                }
+            }
             for (const struct ctl_command *b = ctl_commands; b->name; b++) {
                 for (const struct ctl_option *p = b->options; p && p->name; p++) {
                     if (!strcmp(o->name, p->name)) {
