@@ -99,6 +99,20 @@ char *
 agent_topology_add_port(struct agent_topology *t, const char *spec)
 {
     const char *eq = strrchr(spec, '=');
+    if (eq && eq[1] == '@') {
+        const char *what = eq + 2;
+        if (strcmp(what, "ingress") && strcmp(what, "exit0") && strcmp(what, "exit1")) {
+            return vnet_xasprintf("--port '%s': expected @ingress, @exit0 or @exit1",
+                                  spec);
+        }
+        struct agent_port p = {
+            .source = vnet_xstrndup(spec, (size_t) (eq - spec)),
+            .special = vnet_xstrdup(what),
+        };
+        t->ports = vnet_xrealloc(t->ports, (t->n_ports + 1) * sizeof *t->ports);
+        t->ports[t->n_ports++] = p;
+        return NULL;
+    }
     const char *colon = eq ? strrchr(eq, ':') : NULL;
     if (!eq || !colon || eq == spec
         || (strcmp(colon + 1, "in") && strcmp(colon + 1, "out"))) {
@@ -122,6 +136,9 @@ agent_topology_finish(struct agent_topology *t)
         return vnet_xstrdup("no --port given: nothing to capture");
     }
     for (size_t i = 0; i < t->n_ports; i++) {
+        if (t->ports[i].special) {
+            continue;
+        }
         int nf = agent_topology_find_nf(t, t->ports[i].nf);
         if (nf < 0) {
             return vnet_xasprintf("--port '%s=%s': no --nf named '%s'",
@@ -132,7 +149,7 @@ agent_topology_finish(struct agent_topology *t)
     for (size_t i = 0; i < t->n_nfs; i++) {
         bool in = false, out = false;
         for (size_t k = 0; k < t->n_ports; k++) {
-            if (!strcmp(t->ports[k].nf, t->nfs[i].name)) {
+            if (t->ports[k].nf && !strcmp(t->ports[k].nf, t->nfs[i].name)) {
                 in |= t->ports[k].arrivals;
                 out |= !t->ports[k].arrivals;
             }
@@ -239,6 +256,7 @@ agent_topology_destroy(struct agent_topology *t)
     for (size_t i = 0; i < t->n_ports; i++) {
         free(t->ports[i].source);
         free(t->ports[i].nf);
+        free(t->ports[i].special);
     }
     free(t->ports);
     memset(t, 0, sizeof *t);

@@ -3,7 +3,8 @@
  * vnetd describes the chain on vnet-monitor's command line: every NF
  * ("--nf fw=200000,qcap=1024,type=firewall"), every service-graph edge
  * ("--edge ingress:fw") and every capture port ("--port m00a=fw:in", the guest
- * NIC receiving the copies of fw's arrivals).  The agent turns this into the offline
+ * NIC receiving the copies of fw's arrivals; with a shadow also "mxi=@ingress",
+ * "mx0=@exit0" and "mx1=@exit1": the chain's entry and each side's exit).  The agent turns this into the offline
  * trace format's topology.json for dumps; NFs that are not mirrored are contracted
  * out of the graph, so a dump of some NFs is still a valid DAG between ingress and
  * egress. */
@@ -26,8 +27,9 @@ struct agent_nf {
 
 struct agent_port {
     char *source;               /* interface (or pcap file for replay) */
-    char *nf;
+    char *nf;                   /* NF name, or NULL for a comparison port */
     bool arrivals;              /* "in": packets arriving at the NF */
+    char *special;              /* "ingress", "exit0" or "exit1" (with a shadow) */
 };
 
 struct agent_topology {

@@ -42,7 +42,7 @@ static volatile sig_atomic_t stopping;
 struct port_state {
     struct capture *capture;
     size_t store_port;
-    int nf;                         /* index in the topology */
+    int nf;                         /* index in the topology, -1: comparison port */
     bool arrivals;
     bool eof;
     uint64_t per_second[RATE_SLOTS];
@@ -129,7 +129,9 @@ capture_main(void *a_)
                 store_write(a->store, p->store_port, pkts[k].ts_ns, pkts[k].data,
                             pkts[k].caplen, pkts[k].len);
                 count(p, pkts[k].ts_ns);
-                online_packet(a->online, (size_t) p->nf, p->arrivals, &pkts[k]);
+                if (p->nf >= 0) {
+                    online_packet(a->online, (size_t) p->nf, p->arrivals, &pkts[k]);
+                }
             }
             pthread_mutex_unlock(&a->mutex);
         }
@@ -169,9 +171,12 @@ do_stats(struct agent *a)
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "source",
                                json_object_new_string(capture_source(p->capture)));
-        json_object_object_add(o, "nf", json_object_new_string(a->topo.nfs[p->nf].name));
+        const struct agent_port *tp = &a->topo.ports[i];
+        json_object_object_add(o, "nf", json_object_new_string(
+                                   tp->special ? "-" : a->topo.nfs[p->nf].name));
         json_object_object_add(o, "direction", json_object_new_string(
-                                   p->arrivals ? "arrivals" : "departures"));
+                                   tp->special ? tp->special
+                                   : p->arrivals ? "arrivals" : "departures"));
         json_object_object_add(o, "packets", json_object_new_int64((int64_t) st.packets));
         json_object_object_add(o, "capture_drops",
                                json_object_new_int64((int64_t) st.drops));
@@ -215,6 +220,9 @@ do_dump(struct agent *a, struct json_object *params, struct json_object **ret)
     struct json_object *files = json_object_new_object();
     for (size_t i = 0; i < a->n_ports; i++) {
         struct port_state *p = &a->ports[i];
+        if (p->nf < 0) {
+            continue;           /* comparison ports are not part of a trace */
+        }
         char *name = vnet_xasprintf("%s.%s.pcap", a->topo.nfs[p->nf].name,
                                     p->arrivals ? "in" : "out");
         char *path = vnet_xasprintf("%s/%s", dir, name);
@@ -435,9 +443,11 @@ main(int argc, char *argv[])
         if (capture_open(backend, &cfg, &a.ports[i].capture, &cerr)) {
             die(cerr);
         }
-        a.ports[i].nf = agent_topology_find_nf(&a.topo, tp->nf);
+        a.ports[i].nf = tp->special ? -1 : agent_topology_find_nf(&a.topo, tp->nf);
         a.ports[i].arrivals = tp->arrivals;
-        char *name = vnet_xasprintf("%s.%s", tp->nf, tp->arrivals ? "in" : "out");
+        char *name = tp->special ? vnet_xstrdup(tp->special)
+                                 : vnet_xasprintf("%s.%s", tp->nf,
+                                                  tp->arrivals ? "in" : "out");
         a.ports[i].store_port = store_add_port(a.store, name);
         free(name);
         a.n_ports++;
