@@ -355,7 +355,8 @@ merge_cost(const struct dbm *d, const struct dbm_bucket *l, const struct dbm_buc
         /* The merged bucket also spreads its bytes over the gap between the two
          * (intervals without traffic), so the gap belongs to its span: counting it
          * keeps a burst from being smeared across idle time. */
-        return bl * bl / dl + br * br / dr - (bl + br) * (bl + br) / (r->t_end - l->t_start);
+        return bl * bl / dl + br * br / dr -
+               (bl + br) * (bl + br) / (r->t_end - l->t_start);
     }
     return bl + br;
 }
