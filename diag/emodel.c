@@ -81,6 +81,21 @@ emodel_config_init(struct emodel_config *cfg)
     *cfg = (struct emodel_config) {.codec = EMODEL_G711, .jb_ms = 40};
 }
 
+bool
+emodel_late(const struct emodel_config *cfg, uint64_t d_ns, uint64_t d_min_ns)
+{
+    return d_ns > d_min_ns + cfg->jb_ms * 1e6;
+}
+
+void
+emodel_score(const struct emodel_config *cfg, struct emodel_result *res)
+{
+    res->mouth_to_ear_ms =
+        res->mean_net_ms + cfg->jb_ms + emodel_codec_info(cfg->codec)->codec_delay_ms;
+    res->r = emodel_r(cfg->codec, res->mouth_to_ear_ms, res->e);
+    res->mos = emodel_mos(res->r);
+}
+
 int
 emodel_assess(const struct emodel_config *cfg, const uint64_t *delay_ns, size_t n,
               uint64_t d_min_ns, struct emodel_result *ret)
@@ -93,7 +108,6 @@ emodel_assess(const struct emodel_config *cfg, const uint64_t *delay_ns, size_t 
             d_min_ns = VNET_MIN(d_min_ns, delay_ns[i]);
         }
     }
-    double limit_ns = d_min_ns + cfg->jb_ms * 1e6;
     uint64_t received = 0, late = 0;
     double sum_ns = 0;
     for (size_t i = 0; i < n; i++) {
@@ -102,7 +116,7 @@ emodel_assess(const struct emodel_config *cfg, const uint64_t *delay_ns, size_t 
         }
         received++;
         sum_ns += delay_ns[i];
-        late += delay_ns[i] > limit_ns;
+        late += emodel_late(cfg, delay_ns[i], d_min_ns);
     }
 
     struct emodel_result r = {
@@ -113,10 +127,7 @@ emodel_assess(const struct emodel_config *cfg, const uint64_t *delay_ns, size_t 
         .d_min_ms = received ? d_min_ns / 1e6 : 0,
         .mean_net_ms = received ? sum_ns / received / 1e6 : 0,
     };
-    r.mouth_to_ear_ms =
-        r.mean_net_ms + cfg->jb_ms + emodel_codec_info(cfg->codec)->codec_delay_ms;
-    r.r = emodel_r(cfg->codec, r.mouth_to_ear_ms, r.e);
-    r.mos = emodel_mos(r.r);
+    emodel_score(cfg, &r);
     *ret = r;
     return 0;
 }

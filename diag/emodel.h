@@ -72,6 +72,15 @@ struct emodel_result {
     double mos;
 };
 
+/* The playout rule: true if a packet with one-way delay 'd_ns' arrives too late
+ * for a buffer of depth B_jb set at 'd_min_ns'. */
+bool emodel_late(const struct emodel_config *, uint64_t d_ns, uint64_t d_min_ns);
+
+/* Fills in 'mouth_to_ear_ms', 'r' and 'mos' of '*res' from its 'e' and
+ * 'mean_net_ms' (for callers that count loss and lateness themselves, e.g. over
+ * several streams with their own playout references). */
+void emodel_score(const struct emodel_config *, struct emodel_result *res);
+
 /* Assesses a stream from the one-way delays of its packets in nanoseconds,
  * EMODEL_LOST for a packet that never arrived.  [CHOICE] A fixed playout buffer:
  * a packet with d > d_min + B_jb counts as lost (late).  'd_min_ns' is the playout

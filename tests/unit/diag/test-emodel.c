@@ -124,6 +124,14 @@ test_assess(void **state)
     assert_near(r.r, 75.68866921908018, 1e-9);
     assert_near(r.mos, 3.8511836157762436, 1e-9);
 
+    /* The pieces agree with the whole. */
+    assert_false(emodel_late(&cfg, 50000000, 10000000));
+    assert_true(emodel_late(&cfg, 50000001, 10000000));
+    struct emodel_result part = {.e = 0.05, .mean_net_ms = 1155.0 / 98};
+    emodel_score(&cfg, &part);
+    assert_near(part.mouth_to_ear_ms, r.mouth_to_ear_ms, 1e-12);
+    assert_near(part.mos, r.mos, 1e-12);
+
     /* A stream-wide reference: with d_min = 20 ms nothing here is late. */
     assert_int_equal(emodel_assess(&cfg, d, 100, 20000000, &r), 0);
     assert_int_equal(r.late, 0);
