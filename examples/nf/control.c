@@ -131,6 +131,7 @@ struct client {
     char buf[NF_CONTROL_MAX_LINE + 1];
     size_t len;
     bool discarding;                /* skipping the rest of an over-long line */
+    bool binary;                    /* the line holds control bytes */
 };
 
 struct nf_control {
@@ -196,7 +197,7 @@ drop_client(struct client *cl)
     close(cl->fd);
     cl->fd = -1;
     cl->len = 0;
-    cl->discarding = false;
+    cl->discarding = cl->binary = false;
 }
 
 void
@@ -277,7 +278,10 @@ read_client(struct client *cl, nf_control_func *func, void *aux)
         char ch = chunk[i];
         if (ch == '\n') {
             bool ok = true;
-            if (cl->discarding) {
+            if (cl->binary) {
+                char msg[] = "error: not a text command";
+                ok = send_reply(cl, msg);
+            } else if (cl->discarding) {
                 char msg[64];
                 snprintf(msg, sizeof msg, "error: command longer than %d bytes",
                          NF_CONTROL_MAX_LINE);
@@ -287,12 +291,15 @@ read_client(struct client *cl, nf_control_func *func, void *aux)
                 ok = handle_line(cl, cl->buf, func, aux);
             }
             cl->len = 0;
-            cl->discarding = false;
+            cl->discarding = cl->binary = false;
             if (!ok) {
                 drop_client(cl);
                 return;
             }
         } else if (!cl->discarding) {
+            if ((ch >= 0 && ch < 0x20 && ch != '\t' && ch != '\r') || ch == 0x7f) {
+                cl->binary = true;
+            }
             if (cl->len == NF_CONTROL_MAX_LINE) {
                 cl->discarding = true;
             } else {
@@ -325,7 +332,7 @@ nf_control_run(struct nf_control *c, nf_control_func *func, void *aux)
         }
         slot->fd = fd;
         slot->len = 0;
-        slot->discarding = false;
+        slot->discarding = slot->binary = false;
     }
     for (int i = 0; i < NF_CONTROL_MAX_CLIENTS; i++) {
         if (c->clients[i].fd >= 0) {

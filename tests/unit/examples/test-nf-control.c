@@ -209,7 +209,12 @@ test_server_lines(void **state)
     free(r);
     assert_int_equal(fx->calls, 2);                   /* errors and help: no call */
 
-    /* An over-long line is answered with an error, and the next line still works. */
+    /* Control bytes and over-long lines are answered with an error, and the next
+     * line still works. */
+    assert_int_equal(write(fd, "pa\001use 5\n", 9), 9);
+    r = replies(fx, fd, 1);
+    assert_string_equal(r, "error: not a text command\n");
+    free(r);
     char big[600];
     memset(big, 'x', sizeof big);
     assert_int_equal(write(fd, big, sizeof big), (ssize_t) sizeof big);
