@@ -211,8 +211,11 @@ wilcoxon_exact(const uint64_t *rank2, size_t n, uint64_t w2, struct stats_result
     ret->exact = true;
 }
 
-int
-stats_wilcoxon_signed_rank(const double *d, size_t n, struct stats_result *ret)
+/* Ranks |d| over the non-zero differences and stores, in their original order,
+ * twice their signed mid-ranks in '*ret_a2' (caller frees).  Returns how many
+ * there are (0: nothing to test, nothing allocated), or -EINVAL for a NaN. */
+static long
+signed_ranks(const double *d, size_t n, int64_t **ret_a2, double *ret_ties)
 {
     struct ranked *r = vnet_xcalloc(n ? n : 1, sizeof *r);
     size_t m = 0;
@@ -223,29 +226,45 @@ stats_wilcoxon_signed_rank(const double *d, size_t n, struct stats_result *ret)
         }
         if (d[i] != 0) {
             r[m].v = fabs(d[i]);
-            r[m].i = i;
+            r[m].i = m;
             m++;
         }
     }
     if (!m) {
         free(r);
-        return -EDOM;
-    }
-
-    /* assign_ranks() indexes by the original position; compact it to 0..m-1. */
-    size_t *orig = vnet_xmalloc(m * sizeof *orig);
-    for (size_t k = 0; k < m; k++) {
-        orig[k] = r[k].i;
-        r[k].i = k;
+        return 0;
     }
     uint64_t *rank2 = vnet_xmalloc(m * sizeof *rank2);
-    double ties = assign_ranks(r, m, rank2);
-    uint64_t w2 = 0;
-    for (size_t k = 0; k < m; k++) {
-        if (d[orig[k]] > 0) {
-            w2 += rank2[k];
+    *ret_ties = assign_ranks(r, m, rank2);
+    free(r);
+    int64_t *a2 = vnet_xmalloc(m * sizeof *a2);
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (d[i] != 0) {
+            a2[k] = d[i] > 0 ? (int64_t) rank2[k] : -(int64_t) rank2[k];
+            k++;
         }
     }
+    free(rank2);
+    *ret_a2 = a2;
+    return (long) m;
+}
+
+int
+stats_wilcoxon_signed_rank(const double *d, size_t n, struct stats_result *ret)
+{
+    int64_t *a2;
+    double ties = 0;
+    long m = signed_ranks(d, n, &a2, &ties);
+    if (m <= 0) {
+        return m ? (int) m : -EDOM;
+    }
+    uint64_t w2 = 0;
+    uint64_t *rank2 = vnet_xmalloc(m * sizeof *rank2);
+    for (long k = 0; k < m; k++) {
+        rank2[k] = a2[k] > 0 ? (uint64_t) a2[k] : (uint64_t) -a2[k];
+        w2 += a2[k] > 0 ? rank2[k] : 0;
+    }
+    free(a2);
 
     struct stats_result res = {.statistic = w2 / 2.0, .n = m};
     double nn = m;
@@ -256,8 +275,59 @@ stats_wilcoxon_signed_rank(const double *d, size_t n, struct stats_result *ret)
         wilcoxon_exact(rank2, m, w2, &res);
     }
     free(rank2);
-    free(orig);
-    free(r);
+    *ret = res;
+    return 0;
+}
+
+int
+stats_wilcoxon_signed_rank_hac(const double *d, size_t n, size_t max_lag,
+                               struct stats_result *ret)
+{
+    int64_t *a2;
+    double ties = 0;
+    long m = signed_ranks(d, n, &a2, &ties);
+    if (m <= 0) {
+        return m ? (int) m : -EDOM;
+    }
+    /* W+ - n(n+1)/4 = sum(a2)/4, whose variance under independence is
+     * sum(a2^2)/16, the tie-corrected textbook variance.  Under dependence the
+     * long-run variance of sum(a2) is estimated by prewhitening with an AR(1)
+     * fit, Newey-West on the residuals, and recolouring (Andrews and Monahan):
+     * Bartlett weights alone badly underestimate it for persistent series. */
+    double sum = 0, v0 = 0, w2 = 0, num = 0, den = 0;
+    for (long k = 0; k < m; k++) {
+        sum += a2[k];
+        v0 += (double) a2[k] * a2[k];
+        w2 += a2[k] > 0 ? a2[k] : 0;
+        if (k) {
+            num += (double) a2[k] * a2[k - 1];
+            den += (double) a2[k - 1] * a2[k - 1];
+        }
+    }
+    double rho = den > 0 ? fmax(-0.97, fmin(0.97, num / den)) : 0;
+    double *e = vnet_xmalloc(m * sizeof *e);
+    e[0] = a2[0];
+    for (long k = 1; k < m; k++) {
+        e[k] = a2[k] - rho * a2[k - 1];
+    }
+    free(a2);
+    size_t lag = max_lag ? max_lag : (size_t) floor(4 * pow(m / 100.0, 2.0 / 9));
+    double v = 0;
+    for (long k = 0; k < m; k++) {
+        v += e[k] * e[k];
+    }
+    for (size_t l = 1; l <= lag && l < (size_t) m; l++) {
+        double cov = 0;
+        for (size_t k = 0; k + l < (size_t) m; k++) {
+            cov += e[k] * e[k + l];
+        }
+        v += 2 * (1 - (double) l / (lag + 1)) * cov;
+    }
+    free(e);
+    v /= (1 - rho) * (1 - rho);
+
+    struct stats_result res = {.statistic = w2 / 2, .n = m};
+    set_normal_p(&res, sum / sqrt(fmax(v, v0)));
     *ret = res;
     return 0;
 }

@@ -74,6 +74,16 @@ double stats_mean(const double *x, size_t n);
  * for a NaN. */
 int stats_wilcoxon_signed_rank(const double *d, size_t n, struct stats_result *ret);
 
+/* The signed-rank test for a series of differences that may be autocorrelated
+ * (consecutive sub-windows while congestion outlasts one): the same W+, with the
+ * long-run variance of the signed-rank sum estimated by AR(1) prewhitening and
+ * Newey-West on the residuals (Bartlett weights over 'max_lag' lags; 0 picks
+ * floor(4 (n/100)^(2/9))), never taken below the independent-case variance, so
+ * it only ever becomes more cautious.  Normal approximation only ('exact' is
+ * false).  Returns as stats_wilcoxon_signed_rank(). */
+int stats_wilcoxon_signed_rank_hac(const double *d, size_t n, size_t max_lag,
+                                   struct stats_result *ret);
+
 /* Mann-Whitney U test.  U_A = sum_ij [a_i > b_j] + 1/2 [a_i = b_j];
  * z = (U_A - n1 n2/2) / sqrt(n1 n2/12 ((N+1) - sum(t^3-t)/(N(N-1)))), no continuity
  * correction.  Returns 0, or -EDOM if a sample is empty or all values are tied. */

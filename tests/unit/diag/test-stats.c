@@ -234,6 +234,63 @@ test_calibration(void **state)
     assert_true(pow_mw > 0.9 * runs);
 }
 
+/* The autocorrelation-robust variant: the same W+, a variance that grows with
+ * positive autocorrelation, and a rejection rate near nominal on an AR(1) series
+ * where the plain test rejects far too often. */
+static void
+test_wilcoxon_hac(void **state)
+{
+    /* Doubled signed ranks 6, 2, -4, -8: AR(1) fit rho = 36/56, residuals with
+     * one Bartlett lag, recoloured by 1/(1 - rho)^2 (computed independently). */
+    double d[300] = {3, 1, -2, -4};
+    struct stats_result plain, hac;
+    assert_int_equal(stats_wilcoxon_signed_rank(d, 4, &plain), 0);
+    assert_int_equal(stats_wilcoxon_signed_rank_hac(d, 4, 1, &hac), 0);
+    assert_near(hac.statistic, plain.statistic, 0);
+    assert_false(hac.exact);
+    assert_near(hac.z, -0.1281735311305374, 1e-12);
+    assert_near(hac.p_less, stats_norm_cdf(hac.z), 1e-15);
+
+    /* Negative autocorrelation never makes it bolder than the plain test. */
+    double alt[] = {1, -2, 3, -4};
+    assert_int_equal(stats_wilcoxon_signed_rank(alt, 4, &plain), 0);
+    assert_int_equal(stats_wilcoxon_signed_rank_hac(alt, 4, 1, &hac), 0);
+    assert_near(hac.z, plain.z, 1e-12);
+
+    double w[] = {15, -7, 5, 20, 0, -9, 17, -12, 5, -10};
+    assert_int_equal(stats_wilcoxon_signed_rank(w, 10, &plain), 0);
+    assert_int_equal(stats_wilcoxon_signed_rank_hac(w, 10, 0, &hac), 0);
+    assert_near(hac.statistic, 27, 0);
+    assert_true(fabs(hac.z) <= fabs(plain.z) + 1e-12);
+    double zeros[] = {0, 0};
+    assert_int_equal(stats_wilcoxon_signed_rank_hac(zeros, 2, 0, &hac), -EDOM);
+
+    /* Rejection rates at one-sided 5%: independent, AR(1) 0.6 and 0.9. */
+    static const double rhos[] = {0, 0.6, 0.9};
+    uint64_t seed = 99;
+    const int runs = 2000;
+    for (size_t r = 0; r < 3; r++) {
+        int rej_plain = 0, rej_hac = 0;
+        for (int run = 0; run < runs; run++) {
+            double x = rng_normal(&seed);
+            for (int i = 0; i < 300; i++) {
+                x = rhos[r] * x + sqrt(1 - rhos[r] * rhos[r]) * rng_normal(&seed);
+                d[i] = x;
+            }
+            assert_int_equal(stats_wilcoxon_signed_rank(d, 300, &plain), 0);
+            assert_int_equal(stats_wilcoxon_signed_rank_hac(d, 300, 0, &hac), 0);
+            rej_plain += plain.p_less < 0.05;
+            rej_hac += hac.p_less < 0.05;
+        }
+        print_message("AR(1) rho %.1f, n 300: plain rejects %.1f%%, HAC %.1f%%\n",
+                      rhos[r], 100.0 * rej_plain / runs, 100.0 * rej_hac / runs);
+        if (rhos[r] > 0) {
+            assert_true(rej_plain > 0.12 * runs);
+        }
+        assert_in_range(rej_hac, 0.02 * runs, 0.075 * runs);
+    }
+}
+
 static void
 test_mann_whitney_vector(void **state)
 {
@@ -349,6 +406,7 @@ main(void)
         cmocka_unit_test(test_wilcoxon_normal),
         cmocka_unit_test(test_wilcoxon_exact_vs_enumeration),
         cmocka_unit_test(test_calibration),
+        cmocka_unit_test(test_wilcoxon_hac),
         cmocka_unit_test(test_mann_whitney_vector),
         cmocka_unit_test(test_ks_vector),
         cmocka_unit_test(test_mcnemar),
