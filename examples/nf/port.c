@@ -47,6 +47,19 @@ nf_port_open(struct nf_port *port, const char *ifname, unsigned int flags)
         goto fail;
     }
     memcpy(port->mac, ifr.ifr_hwaddr.sa_data, 6);
+    if (flags & NF_PORT_UP) {
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr)) {
+            error = vnet_error_from_errno(-errno, "'%s': reading the flags", ifname);
+            goto fail;
+        }
+        if (!(ifr.ifr_flags & IFF_UP)) {
+            ifr.ifr_flags |= IFF_UP;
+            if (ioctl(fd, SIOCSIFFLAGS, &ifr)) {
+                error = vnet_error_from_errno(-errno, "'%s': setting it up", ifname);
+                goto fail;
+            }
+        }
+    }
 
     int one = 1, big = 8 << 20;
     if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one)) {

@@ -22,6 +22,8 @@ enum {
     NF_PORT_RX = 1 << 0,            /* receive (else send only) */
     NF_PORT_PROMISC = 1 << 1,
     NF_PORT_TIMESTAMPS = 1 << 2,    /* SO_TIMESTAMPNS: kernel receive time in cmsg */
+    NF_PORT_UP = 1 << 3,            /* set the interface up if it is down (a container
+                                     * NIC without an address starts down) */
 };
 
 struct nf_port {

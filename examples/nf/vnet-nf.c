@@ -19,6 +19,11 @@
  * very latencies the monitor measures.  recvmmsg() returns what is there now, and
  * batches by itself under load.
  *
+ * The hosts on either side must send complete frames: checksums computed (not left
+ * to an offload) and no segmentation offload, e.g. `ethtool -K IFACE tx off` on
+ * their veths.  A frame forwarded through AF_PACKET keeps the checksum state it had,
+ * and a TSO super-frame larger than a queue slot is dropped and counted "oversize".
+ *
  * Usage: vnet-nf --help.  Control socket protocol: control.h.  Ground-truth log
  * format: timelog.h. */
 #include <errno.h>
@@ -503,7 +508,8 @@ usage(void)
            "       vnet-nf --control PATH --command 'CMD'\n"
            "Forwards frames --in -> --out (forward) and --out -> --in (reverse).\n"
            "  --mode M        forward (default), firewall, nat or shaper\n"
-           "  --in/--out IF   interfaces (default eth0, eth1); made promiscuous\n"
+           "  --in/--out IF   interfaces (default eth0, eth1); set up if down and made\n"
+           "                  promiscuous while it runs\n"
            "  --peak-pps N    service rate in packets/s (0 = unlimited; shaper: required)\n"
            "  --queue N       FIFO capacity in packets, 1..65536 (default 1024)\n"
            "  --deny RULE     firewall: drop 'proto,src,sport,dst,dport' ('*' = any,\n"
@@ -689,7 +695,8 @@ main(int argc, char *argv[])
     /* Sub-millisecond pacing needs precise wake-ups (default slack: 50 us). */
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 
-    unsigned int flags = NF_PORT_RX | NF_PORT_PROMISC | (log_path ? NF_PORT_TIMESTAMPS : 0);
+    unsigned int flags = NF_PORT_RX | NF_PORT_PROMISC | NF_PORT_UP
+                         | (log_path ? NF_PORT_TIMESTAMPS : 0);
     if ((error = nf_port_open(&nf->ports[0], in, flags))
         || (error = nf_port_open(&nf->ports[1], out, flags))) {
         goto out;

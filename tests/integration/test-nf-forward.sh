@@ -2,18 +2,40 @@
 # vnet-nf in forward mode between two veths (gen -- nf -- sink namespaces): a
 # numbered stream and an RTP stream pass with no loss, duplicates, reordering or bad
 # checksums; the NF's counters and its --log-times ground truth agree with the
-# generator; interfaces are promiscuous only while it runs; SIGTERM stops it fast.
+# generator; it sets a down interface up; interfaces are promiscuous only while it
+# runs; SIGTERM stops it fast.
 # ctest: timeout=120 labels=nf;netns
 source "$(dirname "$0")/lib.sh"
+EXAMPLES_BIN=$VNET_BUILD/examples
+NF=$EXAMPLES_BIN/vnet-nf
+
+expect_rc 1 "$NF" --mode bogus
+[ "$ERR" = "vnet-nf: --mode: expected forward, firewall, nat or shaper, got 'bogus' (see --help)" ] \
+    || fail "bad mode: $ERR"
+expect_rc 1 "$NF" --in eth0 --out eth0
+grep -q -- "--in and --out: must be different interfaces, both are 'eth0'" <<<"$ERR" || fail "$ERR"
+expect_rc 1 "$NF" --queue 0
+grep -q -- "--queue: expected an integer 1..65536, got '0'" <<<"$ERR" || fail "$ERR"
+expect_rc 1 "$NF" --command stats
+grep -q -- "--command: needs --control PATH" <<<"$ERR" || fail "$ERR"
+expect_rc 1 "$NF" --control "$T/none.sock" --command stats
+[ "$ERR" = "vnet-nf: --control '$T/none.sock': No such file or directory" ] || fail "$ERR"
+expect_rc 1 "$NF" --in nosuch0 --out nosuch1
+[ "$ERR" = "vnet-nf: interface 'nosuch0': No such device" ] || fail "missing interface: $ERR"
+expect_rc 0 "$NF" --help
+pass "usage errors name the option and what was expected"
+
 [ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
 source "$VNET_SOURCE/examples/traffic/veth-chain.sh"
-EXAMPLES_BIN=$VNET_BUILD/examples
 NAME=vnt$$
 on_exit chain_destroy "$NAME"
 chain_create "$NAME" nf
 
+# A container NIC without an address starts down: the NF sets it up.
+ip -n "$NF_NS" link set eth1 down
 nf_start "$T" --mode forward --log-times "$T/times.bin"
 on_exit "stop_pid $NF_PID"
+ip -n "$NF_NS" link show eth1 | grep -q "state UP" || fail "eth1 not set up: $(ip -n "$NF_NS" link show eth1)"
 # Packet-socket membership counts in 'promiscuity' (not in the user-set PROMISC flag).
 promisc() { ip -d -n "$NF_NS" link show "$1" | grep -o 'promiscuity [0-9]*'; }
 [ "$(promisc eth0)" = "promiscuity 1" ] || fail "eth0 not promiscuous while running"
