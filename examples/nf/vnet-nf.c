@@ -624,7 +624,10 @@ main(int argc, char *argv[])
             vnet_grow((void **) &nf->rules, &rules_cap, nf->n_rules + 1, sizeof *nf->rules);
             struct vnet_error *error = nf_rule_parse(optarg, &nf->rules[nf->n_rules]);
             if (error) {
-                usage_error("--deny: %s", error->message);
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", error->message);
+                vnet_error_destroy(error);
+                usage_error("--deny: %s", msg);
             }
             nf->n_rules++;
             break;

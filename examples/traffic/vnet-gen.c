@@ -613,7 +613,10 @@ parse_options(struct gen *g, int argc, char *argv[])
                       sizeof *g->bursts);
             struct vnet_error *error = gen_burst_parse(optarg, &g->bursts[g->n_bursts]);
             if (error) {
-                usage_error("--burst: %s", error->message);
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", error->message);
+                vnet_error_destroy(error);
+                usage_error("--burst: %s", msg);
             }
             g->n_bursts++;
             break;
