@@ -6,7 +6,9 @@
 
 #include "lib/util.h"
 
-#define BANK_MAX_NS 200000.0        /* idle service banked, unless 2 packets' worth */
+#define BANK_NS 2000000.0           /* idle service banked (2 ms)... */
+#define BANK_MIN 2.0                /* ...but at least 2 packets */
+#define BANK_MAX 64.0               /* ...and at most 64 */
 
 void
 nf_server_init(struct nf_server *s, uint64_t peak_pps, uint64_t seed)
@@ -65,7 +67,7 @@ nf_server_grant(struct nf_server *s, uint64_t now, unsigned int want, uint64_t *
         return want;
     }
     double cost = s->cost_ns * nf_server_factor(s, now);
-    double bank = cost * VNET_MAX(2.0, VNET_MIN(32.0, BANK_MAX_NS / cost));
+    double bank = cost * VNET_MAX(BANK_MIN, VNET_MIN(BANK_MAX, BANK_NS / cost));
     double t = (double) now;
     if (s->t_free < t - bank) {
         s->t_free = t - bank;

@@ -4,9 +4,10 @@
  * 1/peak seconds at most (peak 0 = as fast as the host allows).  Pacing is a token
  * bucket kept as a virtual "server free" time 't_free' in nanoseconds: a packet may
  * start when t_free + cost <= now, and then t_free += cost.  Idle time banks at most
- * B packets of service, B = clamp(200 us / cost, 2, 32): a wake-up that comes late
- * (timer slack, a busy core) by less than (B - 1) * cost loses no capacity, and an
- * idle NF releases at most B packets back to back.
+ * B packets of service, B = clamp(2 ms / cost, 2, 64): a wake-up that comes late
+ * (timer slack, a core shared with other processes) by less than (B - 1) * cost
+ * loses no capacity, and an idle NF releases at most B packets back to back (a
+ * token bucket of depth B).
  *
  * Fault knobs, as the control socket sets them:
  *   pause  -- no packet starts service until the pause ends (an interrupt / stall);

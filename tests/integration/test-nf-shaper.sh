@@ -21,7 +21,7 @@ chain_create "$NAME" nf
 
 nf_start "$T" --mode shaper --peak-pps 2000 --queue 256
 on_exit "stop_pid $NF_PID"
-sink_start "$T/sink.json" --dev eth0 --dst 10.9.0.2
+sink_start "$T/sink.json" --dev eth0 --dst 10.9.0.2 --interval 100ms
 on_exit "stop_pid $SINK_PID"
 
 gen_run "$T/gen1.json" --seq --rate 5000 --sport 30000 --duration 2s
@@ -36,13 +36,19 @@ expect_rc 0 nf_ctl "$T" stats
 echo "$OUT" >"$T/stats.json"
 
 python3 - "$T/gen1.json" "$T/gen2.json" "$T/sink.json" "$T/stats.json" <<'PY'
-import json, sys
+import json, statistics, sys
 g1, g2, sink, st = (json.load(open(p)) for p in sys.argv[1:5])
 flows = {f["sport"]: f for f in sink["flows"]}
 for sport, peak, gen in ((30000, 2000, g1), (30001, 4000, g2)):
     f = flows[sport]
-    rate = f["rate_pps"]
-    assert abs(rate - peak) <= 0.05 * peak, ("rate %.0f vs peak %d" % (rate, peak), f)
+    # The median over the 100 ms intervals inside the flow: on a shared 2-core host a
+    # descheduled NF loses service now and then, which is not what is tested here.
+    counts = [i["packets"] for i in sink["intervals"]
+              if f["first_s"] + 0.1 <= i["t_s"] and i["t_s"] + 0.1 <= f["last_s"]]
+    assert len(counts) >= 10, (f, sink["intervals"])
+    rate = statistics.median(counts) * 10
+    assert abs(rate - peak) <= 0.05 * peak, ("rate %.0f vs peak %d" % (rate, peak),
+                                             counts, f)
     # What was not delivered was tail-dropped: the queue never reorders or duplicates.
     assert f["seq"]["duplicates"] == 0 and f["seq"]["reordered"] == 0, f
     print("peak %d: sink received %.0f pps of %d offered" % (peak, rate, gen["target_pps"]))
