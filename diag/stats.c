@@ -86,10 +86,81 @@ cmp_double(const void *a_, const void *b_)
     return a < b ? -1 : a > b;
 }
 
+static void
+insertion_sort(double *x, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        double v = x[i];
+        size_t j = i;
+        for (; j && x[j - 1] > v; j--) {
+            x[j] = x[j - 1];
+        }
+        x[j] = v;
+    }
+}
+
+static double
+median_of_three(const double *x, size_t n)
+{
+    double a = x[0], b = x[n / 2], c = x[n - 1];
+    return a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+}
+
+/* Three-way partition around 'pivot' (runs of equal latencies are common):
+ * afterwards [0,*lt) < pivot, [*lt,*gt) == pivot, [*gt,n) > pivot. */
+static void
+partition3(double *x, size_t n, double pivot, size_t *lt_, size_t *gt_)
+{
+    size_t lt = 0, i = 0, gt = n;
+    while (i < gt) {
+        double v = x[i];
+        if (v < pivot) {
+            x[i++] = x[lt];
+            x[lt++] = v;
+        } else if (v > pivot) {
+            x[i] = x[--gt];
+            x[gt] = v;
+        } else {
+            i++;
+        }
+    }
+    *lt_ = lt;
+    *gt_ = gt;
+}
+
+/* Quicksort recursing on the smaller side; past a depth of 2 log2(n) it hands
+ * the range to qsort(), so the worst case stays O(n log n).  Faster than qsort()
+ * with a comparison callback. */
+static void
+quicksort(double *x, size_t n, unsigned depth)
+{
+    while (n > 16) {
+        if (!depth--) {
+            qsort(x, n, sizeof *x, cmp_double);
+            return;
+        }
+        size_t lt, gt;
+        partition3(x, n, median_of_three(x, n), &lt, &gt);
+        if (lt < n - gt) {
+            quicksort(x, lt, depth);
+            x += gt;
+            n -= gt;
+        } else {
+            quicksort(x + gt, n - gt, depth);
+            n = lt;
+        }
+    }
+    insertion_sort(x, n);
+}
+
 void
 stats_sort(double *x, size_t n)
 {
-    qsort(x, n, sizeof *x, cmp_double);
+    unsigned depth = 0;
+    for (size_t k = n; k > 1; k >>= 1) {
+        depth += 2;
+    }
+    quicksort(x, n, depth);
 }
 
 double
@@ -107,14 +178,60 @@ stats_percentile_sorted(const double *sorted, size_t n, double pct)
 }
 
 double
+stats_select(double *x, size_t n, size_t k)
+{
+    unsigned depth = 0;
+    for (size_t m = n; m > 1; m >>= 1) {
+        depth += 2;
+    }
+    while (n > 16) {
+        if (!depth--) {
+            quicksort(x, n, 0);
+            return x[k];
+        }
+        size_t lt, gt;
+        partition3(x, n, median_of_three(x, n), &lt, &gt);
+        if (k < lt) {
+            n = lt;
+        } else if (k >= gt) {
+            x += gt;
+            k -= gt;
+            n -= gt;
+        } else {
+            return x[k];
+        }
+    }
+    insertion_sort(x, n);
+    return x[k];
+}
+
+double
+stats_percentile_inplace(double *x, size_t n, double pct)
+{
+    if (!n) {
+        return NAN;
+    }
+    double h = (n - 1) * (pct < 0 ? 0 : pct > 100 ? 100 : pct) / 100.0;
+    size_t lo = (size_t) floor(h);
+    double v = stats_select(x, n, lo);
+    if (lo + 1 >= n || h == lo) {
+        return v;
+    }
+    double next = x[lo + 1];        /* the smallest of what select left above */
+    for (size_t i = lo + 2; i < n; i++) {
+        next = fmin(next, x[i]);
+    }
+    return v + (h - lo) * (next - v);
+}
+
+double
 stats_percentile(const double *x, size_t n, double pct)
 {
     if (!n) {
         return NAN;
     }
     double *copy = vnet_xmemdup(x, n * sizeof *x);
-    stats_sort(copy, n);
-    double v = stats_percentile_sorted(copy, n, pct);
+    double v = stats_percentile_inplace(copy, n, pct);
     free(copy);
     return v;
 }

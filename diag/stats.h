@@ -58,8 +58,16 @@ void stats_sort(double *x, size_t n);
  * NumPy).  NAN when n is 0. */
 double stats_percentile_sorted(const double *sorted, size_t n, double pct);
 
-/* Same for an unsorted array (sorted in a private copy). */
+/* Same for an unsorted array, in a private copy. */
 double stats_percentile(const double *x, size_t n, double pct);
+
+/* Same, in expected linear time, reordering 'x' (quickselect).  Several
+ * percentiles of one array may be taken in turn. */
+double stats_percentile_inplace(double *x, size_t n, double pct);
+
+/* The k-th smallest (0-based, k < n) of 'x', in expected linear time; reorders
+ * 'x' so that x[k] holds it, smaller values come before and larger after. */
+double stats_select(double *x, size_t n, size_t k);
 
 double stats_mean(const double *x, size_t n);
 

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "diag/stats.h"
 
@@ -81,6 +82,60 @@ test_percentile(void **state)
     assert_true(isnan(stats_percentile(x, 0, 50)));
     assert_near(x[0], 4, 0);                  /* the input is not reordered */
     assert_near(stats_mean(x, 4), 2.5, 1e-15);
+}
+
+static int
+cmp_d(const void *a_, const void *b_)
+{
+    double a = *(const double *) a_, b = *(const double *) b_;
+    return a < b ? -1 : a > b;
+}
+
+/* The sort against qsort(): random, few distinct values, sorted, reversed,
+ * organ-pipe, sizes around the insertion-sort cut-off. */
+static void
+test_sort(void **state)
+{
+    uint64_t seed = 3;
+    static const size_t sizes[] = {0, 1, 2, 15, 16, 17, 100, 1000, 20000};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        for (int shape = 0; shape < 5; shape++) {
+            double *x = malloc((n + 1) * sizeof *x), *y = malloc((n + 1) * sizeof *y);
+            for (size_t i = 0; i < n; i++) {
+                x[i] = shape == 0   ? rng_normal(&seed)
+                       : shape == 1 ? (double) (rng_next(&seed) % 4)
+                       : shape == 2 ? (double) i
+                       : shape == 3 ? (double) (n - i)
+                                    : (double) (i < n / 2 ? i : n - i);
+                y[i] = x[i];
+            }
+            qsort(y, n, sizeof *y, cmp_d);
+            /* Selection and in-place percentiles agree with the sorted array. */
+            for (int q = 0; n && q < 5; q++) {
+                double *z = malloc(n * sizeof *z);
+                memcpy(z, x, n * sizeof *z);
+                size_t k = rng_next(&seed) % n;
+                assert_true(stats_select(z, n, k) == y[k]);
+                for (size_t i = 0; i < n; i++) {
+                    assert_true(i <= k ? z[i] <= y[k] : z[i] >= y[k]);
+                }
+                memcpy(z, x, n * sizeof *z);
+                double pct = q * 24.75;
+                assert_true(stats_percentile_inplace(z, n, pct) ==
+                            stats_percentile_sorted(y, n, pct));
+                assert_true(stats_percentile_inplace(z, n, 99) ==
+                            stats_percentile_sorted(y, n, 99));
+                free(z);
+            }
+            stats_sort(x, n);
+            for (size_t i = 0; i < n; i++) {
+                assert_true(x[i] == y[i]);
+            }
+            free(x);
+            free(y);
+        }
+    }
 }
 
 static void
@@ -402,6 +457,7 @@ main(void)
         cmocka_unit_test(test_normal),
         cmocka_unit_test(test_binomial),
         cmocka_unit_test(test_percentile),
+        cmocka_unit_test(test_sort),
         cmocka_unit_test(test_wilcoxon_vector),
         cmocka_unit_test(test_wilcoxon_normal),
         cmocka_unit_test(test_wilcoxon_exact_vs_enumeration),
