@@ -19,6 +19,17 @@
  *   help                    reply with the list of commands
  * A bad command changes nothing.
  *
+ * vnet-nf's "stats" object (also printed on stdout when it stops):
+ *   {"mode", "uptime_s", "peak_pps",
+ *    "forward"/"reverse": {"rx", "tx", "tail_drops" (queue full), "policy_drops"
+ *        (firewall deny, NAT cannot translate), "fault_drops" ('drop'), "tx_errors",
+ *        "oversize" (frame > 2048 bytes), "kernel_drops" (receive socket overflowed:
+ *        the NF did not get the CPU to read)},
+ *    "queue": {"len", "max", "capacity"},
+ *    "faults": {"pause_us_left", "slow_factor", "slow_ms_left", "drop_ratio"},
+ *    "nat": {"ip", "mappings", "arp_replies", "unsupported", "no_mapping", "exhausted"}
+ *        (nat mode), "deny": ["rule", ...] (firewall mode)}
+ *
  * Thread-safety: one thread; the server is driven from the NF's poll loop. */
 #ifndef VNET_EXAMPLES_CONTROL_H
 #define VNET_EXAMPLES_CONTROL_H 1

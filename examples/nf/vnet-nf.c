@@ -64,6 +64,7 @@ static const char *const mode_names[] = { "forward", "firewall", "nat", "shaper"
 
 struct dir_stats {
     uint64_t rx, tx, tail_drops, policy_drops, fault_drops, tx_errors, oversize;
+    uint64_t kernel_drops;          /* the receive socket overflowed before we read */
 };
 
 struct nf {
@@ -357,13 +358,28 @@ dir_to_json(const struct dir_stats *st)
     json_object_object_add(o, "fault_drops", json_object_new_uint64(st->fault_drops));
     json_object_object_add(o, "tx_errors", json_object_new_uint64(st->tx_errors));
     json_object_object_add(o, "oversize", json_object_new_uint64(st->oversize));
+    json_object_object_add(o, "kernel_drops", json_object_new_uint64(st->kernel_drops));
     return o;
+}
+
+/* Adds the kernel's drop counts of the receive sockets (reset by each read). */
+static void
+read_kernel_drops(struct nf *nf)
+{
+    for (int pi = 0; pi < 2; pi++) {
+        struct tpacket_stats st;
+        socklen_t len = sizeof st;
+        if (!getsockopt(nf->ports[pi].fd, SOL_PACKET, PACKET_STATISTICS, &st, &len)) {
+            nf->st[pi == 0 ? NF_DIR_FORWARD : NF_DIR_REVERSE].kernel_drops += st.tp_drops;
+        }
+    }
 }
 
 static char *
 stats_to_string(struct nf *nf)
 {
     uint64_t now = vnet_mono_ns();
+    read_kernel_drops(nf);
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "mode", json_object_new_string(mode_names[nf->mode]));
     json_object_object_add(o, "uptime_s",
@@ -445,6 +461,7 @@ on_command(const struct nf_cmd *cmd, void *aux)
     case NF_CMD_STATS:
         return stats_to_string(nf);
     case NF_CMD_RESET:
+        read_kernel_drops(nf);
         memset(nf->st, 0, sizeof nf->st);
         nf->arp_replies = nf->nat_unsupported = nf->nat_no_mapping = nf->nat_exhausted = 0;
         nf->q.max_count = nf->q.count;
