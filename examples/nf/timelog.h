@@ -14,6 +14,9 @@
  * it entered the NF's socket queue), t_done the time sendmmsg() returned for the
  * batch that carried it, or the moment it was dropped.
  *
+ * Records are buffered (1 MiB) and flushed when the NF stops: the file is complete
+ * after a clean stop (SIGTERM/SIGINT), not after SIGKILL.
+ *
  * Status values map onto the diagnosis model's hop status: FORWARDED; TAIL (the
  * queue was full: DROPPED_TAIL); POLICY (firewall deny or a NAT that cannot
  * translate: CONSUMED); FAULT (the 'drop' fault: DROPPED_INTERNAL); TX_ERROR (the
