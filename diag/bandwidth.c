@@ -122,42 +122,73 @@ expb_destroy(struct expb *e)
     free(e);
 }
 
-/* A window of level 'l' completed with sum 'y': account it and carry it upward,
- * like a binary counter. */
+/* Level 'l' completes, in order, one window of sum 'y' (if 'has_y') and then
+ * 'z' windows without traffic.  Accounts them and carries upward level by level
+ * in O(levels), so that an idle gap of any length costs no more than a packet. */
 static void
-expb_feed(struct expb *e, size_t l, uint64_t y)
+expb_feed_run(struct expb *e, size_t l, bool has_y, uint64_t y, uint64_t z)
 {
-    for (;;) {
+    for (; l < e->n_levels && (has_y || z); l++) {
         struct expb_level *lv = &e->lv[l];
-        double old_mean = lv->m ? (double) lv->s1 / lv->m : 0;
-        lv->m++;
-        lv->s1 += y;
-        lv->m2 += (y - old_mean) * (y - (double) lv->s1 / lv->m);
-        lv->peak = VNET_MAX(lv->peak, y);
+        if (has_y) {
+            double old_mean = lv->m ? (double) lv->s1 / lv->m : 0;
+            lv->m++;
+            lv->s1 += y;
+            lv->m2 += (y - old_mean) * (y - (double) lv->s1 / lv->m);
+            lv->peak = VNET_MAX(lv->peak, y);
+        }
+        if (z) {
+            /* Merging z zeros (mean 0, no spread) into m windows of mean mu adds
+             * mu^2 m z / (m + z) to the sum of squared deviations. */
+            double mu = lv->m ? (double) lv->s1 / lv->m : 0;
+            lv->m2 += mu * mu * ((double) lv->m * z / (lv->m + z));
+            lv->m += z;
+        }
         if (l + 1 >= e->n_levels) {
             return;
         }
+
+        /* Pair these windows up into the next level's. */
         struct expb_level *up = &e->lv[l + 1];
-        up->acc += y;
-        if (++up->fill < 2) {
-            return;
+        bool next_has_y = false;
+        uint64_t next_y = 0;
+        if (up->fill) {             /* the first one completes a pending window */
+            next_has_y = true;
+            next_y = up->acc + (has_y ? y : 0);
+            if (!has_y) {
+                z--;
+            }
+            up->acc = 0;
+            up->fill = 0;
+        } else if (has_y) {
+            if (!z) {
+                up->acc = y;
+                up->fill = 1;
+                return;
+            }
+            next_has_y = true;
+            next_y = y;
+            z--;
         }
-        y = up->acc;
-        up->acc = 0;
-        up->fill = 0;
-        l++;
+        if (z & 1) {
+            up->fill = 1;           /* a zero window waits for its pair */
+        }
+        has_y = next_has_y;
+        y = next_y;
+        z /= 2;
     }
 }
 
 static void
 expb_close_until(struct expb *e, uint64_t idx)
 {
-    while (e->clock.cur < idx) {
-        uint64_t x = e->lv[0].acc;
-        e->lv[0].acc = 0;
-        expb_feed(e, 0, x);
-        e->clock.cur++;
+    if (e->clock.cur >= idx) {
+        return;
     }
+    uint64_t x = e->lv[0].acc;
+    e->lv[0].acc = 0;
+    expb_feed_run(e, 0, true, x, idx - e->clock.cur - 1);
+    e->clock.cur = idx;
 }
 
 void

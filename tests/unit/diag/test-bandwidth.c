@@ -202,6 +202,57 @@ test_expb_small(void **state)
     assert_null(expb_create(0, 0, 1));
 }
 
+/* Idle gaps are carried up in one step per level: the result equals exact
+ * computation on sparse traffic, and a gap of 10^12 intervals costs nothing. */
+static void
+test_expb_gaps(void **state)
+{
+    uint64_t seed = 17;
+    size_t n = 1 << 16;
+    uint64_t *x = calloc(n, sizeof *x);
+    for (size_t i = 0; i < n;) {
+        i += rng_next(&seed) % (rng_next(&seed) % 2 ? 3 : 5000);
+        for (int b = rng_next(&seed) % 4; b >= 0 && i < n; b--) {
+            x[i++] = 1 + rng_next(&seed) % 9000;
+        }
+    }
+    struct expb *e = expb_create(T0, TAU0, n * TAU0);
+    for (size_t i = 0; i < n; i++) {
+        if (x[i]) {
+            expb_add(e, T0 + i * TAU0 + 5, x[i]);
+        }
+    }
+    expb_advance(e, T0 + n * TAU0);
+    assert_int_equal(expb_intervals(e), n);
+    for (uint64_t k = 1; k <= n; k *= 2) {
+        struct bandwidth_stats got, want;
+        assert_int_equal(expb_query(e, k * TAU0, &got), 0);
+        assert_int_equal(bandwidth_exact(x, n, T0, TAU0, k, &want), 0);
+        assert_int_equal(got.windows, want.windows);
+        assert_near(got.mean_Bps, want.mean_Bps, 1e-9 * want.mean_Bps);
+        assert_near(got.std_Bps, want.std_Bps, 1e-9 * want.std_Bps);
+        assert_near(got.peak_hi_Bps, want.peak_hi_Bps, 1e-9 * want.peak_hi_Bps);
+    }
+    expb_destroy(e);
+    free(x);
+
+    /* 10^12 idle intervals (four months at 10 us), then one packet. */
+    e = expb_create(0, TAU0, 2000000000000ull * TAU0);
+    expb_add(e, 5, 100);
+    expb_add(e, 1000000000000ull * TAU0 + 5, 100);
+    expb_advance(e, 1000000000001ull * TAU0);
+    assert_int_equal(expb_intervals(e), 1000000000001ull);
+    assert_int_equal(expb_level(e, 0)->m, 1000000000001ull);
+    assert_int_equal(expb_level(e, 0)->s1, 200);
+    assert_int_equal(expb_level(e, 0)->peak, 100);
+    struct bandwidth_stats s;
+    assert_int_equal(expb_query(e, TAU0, &s), 0);
+    /* Two intervals of 100 among 10^12 + 1: std = 100 sqrt(2/N (1 - 2/N)). */
+    double nn = 1000000000001.0;
+    assert_near(s.std_Bps, 100 * sqrt(2 / nn * (1 - 2 / nn)) / 10e-6, 1e-6);
+    expb_destroy(e);
+}
+
 /* Scenario S12: EXPB's std error at dyadic scales is within 10% (it is exact up
  * to rounding); between them the interpolation stays within a stated bound. */
 static void
@@ -520,6 +571,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact),
         cmocka_unit_test(test_expb_small),
+        cmocka_unit_test(test_expb_gaps),
         cmocka_unit_test(test_expb_microbursts),
         cmocka_unit_test(test_dbm_small),
         cmocka_unit_test(test_dbm_stress),
