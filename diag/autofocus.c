@@ -360,15 +360,62 @@ compress(const struct autofocus_record *rec, size_t n, const struct autofocus_hi
     free(links);
 }
 
+/* Records that agree at their most specific heavy level in every dimension (and
+ * so at every heavier level) belong to exactly the same heavy clusters: merging
+ * them first makes the lattice walk independent of the number of small flows.
+ * Returns the merged records (caller frees) and updates '*n'. */
+static struct autofocus_record *
+merge_records(const struct autofocus_record *rec, size_t *n,
+              const struct autofocus_hier *h, struct u64map *proj, double threshold)
+{
+    struct autofocus_record *out = vnet_xmalloc(VNET_MAX(*n, 1) * sizeof *out);
+    struct cmap map = { 0 };
+    size_t n_out = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (!(rec[i].weight > 0)) {
+            continue;
+        }
+        struct ckey k;
+        memset(&k, 0, sizeof k);
+        bool heavy = true;
+        for (int d = 0; d < AUTOFOCUS_DIMS && heavy; d++) {
+            uint32_t v = dim_get(&rec[i].flow, d);
+            heavy = false;
+            for (uint8_t l = 0; l < h->n[d] && !heavy; l++) {
+                uint32_t masked = dim_mask(d, h->level[d][l], v);
+                union u64map_val *w = u64map_find(&proj[d], ((uint64_t) l + 1) << 32
+                                                             | masked);
+                if (w && w->d >= threshold) {
+                    heavy = true;
+                    k.li[d] = l;
+                    k.v[d] = masked;
+                }
+            }
+        }
+        if (!heavy) {
+            continue;
+        }
+        struct cslot *slot = cmap_slot(&map, &k);
+        if (!slot->id) {
+            slot->id = (uint32_t) ++n_out;
+            out[n_out - 1] = (struct autofocus_record) { rec[i].flow, 0 };
+        }
+        out[slot->id - 1].weight += rec[i].weight;
+    }
+    free(map.slots);
+    *n = n_out;
+    return out;
+}
+
 size_t
-autofocus_run(const struct autofocus_record *rec, size_t n,
+autofocus_run(const struct autofocus_record *in, size_t n_in,
               const struct autofocus_hier *h, double threshold,
               struct autofocus_cluster **ret)
 {
     *ret = NULL;
     double total = 0;
-    for (size_t i = 0; i < n; i++) {
-        total += rec[i].weight > 0 ? rec[i].weight : 0;
+    for (size_t i = 0; i < n_in; i++) {
+        total += in[i].weight > 0 ? in[i].weight : 0;
     }
     if (!(threshold > 0) || total < threshold) {
         return 0;
@@ -379,18 +426,21 @@ autofocus_run(const struct autofocus_record *rec, size_t n,
     for (int d = 0; d < AUTOFOCUS_DIMS; d++) {
         proj[d] = (struct u64map) U64MAP_INITIALIZER;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (!(rec[i].weight > 0)) {
+    for (size_t i = 0; i < n_in; i++) {
+        if (!(in[i].weight > 0)) {
             continue;
         }
         for (int d = 0; d < AUTOFOCUS_DIMS; d++) {
-            uint32_t v = dim_get(&rec[i].flow, d);
+            uint32_t v = dim_get(&in[i].flow, d);
             for (uint8_t l = 0; l < h->n[d]; l++) {
                 uint64_t key = ((uint64_t) l + 1) << 32 | dim_mask(d, h->level[d][l], v);
-                u64map_slot(&proj[d], key, NULL)->d += rec[i].weight;
+                u64map_slot(&proj[d], key, NULL)->d += in[i].weight;
             }
         }
     }
+
+    size_t n = n_in;
+    struct autofocus_record *rec = merge_records(in, &n, h, proj, threshold);
 
     /* Heavy clusters. */
     struct cmap map = { 0 };
@@ -447,6 +497,7 @@ autofocus_run(const struct autofocus_record *rec, size_t n,
     free(start);
     free(heavy);
     free(map.slots);
+    free(rec);
     for (int d = 0; d < AUTOFOCUS_DIMS; d++) {
         u64map_destroy(&proj[d]);
     }

@@ -36,6 +36,13 @@ struct microscope_config {
     double autofocus_h;         /* culprit-side threshold (default 0.05) */
     double autofocus_hv;        /* victim-side threshold (default 0.10) */
     bool estimate_peak;         /* A.3 online estimate when r_peak is 0 (default true) */
+    uint32_t min_history;       /* non-victim samples an NF needs before it can have
+                                 * latency victims (default 32) */
+    uint64_t baseline_ns;       /* A.10 EWMA time constant of flow rates (default 1 s) */
+    uint32_t max_depth;         /* recursion bound; 0 = longest path (default 0) */
+    uint32_t victims_per_s;     /* A.4 sampling: diagnose at most this many victims
+                                 * per second per NF, evenly spread, each standing
+                                 * for the ones skipped; 0 = all (default 10000) */
 };
 void microscope_config_init(struct microscope_config *);
 
@@ -45,6 +52,10 @@ enum diag_culprit_kind {
     DIAG_CULPRIT_BACKLOG,       /* pre-existing overload at 'nf' (T_max cap) */
     DIAG_CULPRIT_UNRESOLVED,    /* input share at 'nf' not resolved further */
 };
+
+/* A victim lists at most DIAG_VICTIM_FLOWS source flows by name; the rest of its
+ * source blame is one FLOW entry whose 'flow' is all zeros ("other flows"). */
+#define DIAG_VICTIM_FLOWS 8
 
 struct diag_blame {
     enum diag_culprit_kind kind;
@@ -76,6 +87,10 @@ struct vnet_error *microscope_diagnose(const struct diag_trace *,
 /* Per-victim results, in the order victims were found. */
 size_t diag_report_n_victims(const struct diag_report *);
 const struct diag_victim *diag_report_victim(const struct diag_report *, size_t i);
+/* How many victims victim 'i' stands for: 1, or more when the victims of an NF
+ * were sampled (microscope_config.victims_per_s); global and per-NF scores are
+ * weighted by it. */
+double diag_report_victim_weight(const struct diag_report *, size_t i);
 
 /* The offline contract: {"culprits": [...], "patterns": [...], "victims": N,
  * "nfs": {...}, ...} (see issue "Diagnosers" and vnetctl(8)). */

@@ -70,11 +70,11 @@ queueing_sort_pairs(struct queueing_pair *a, struct queueing_pair *tmp, size_t n
     }
 }
 
-/* Leaves the k-th smallest of 'v[0..n)' at v[k] (quickselect). */
+/* Leaves the k-th smallest of 'v[lo..hi]' at v[k], smaller ones before it and
+ * larger ones after (quickselect). */
 static uint64_t
-select_kth(uint64_t *v, size_t n, size_t k)
+select_kth(uint64_t *v, size_t lo, size_t hi, size_t k)
 {
-    size_t lo = 0, hi = n - 1;
     while (lo < hi) {
         uint64_t pivot = v[lo + (hi - lo) / 2];
         size_t i = lo, j = hi;
@@ -107,12 +107,12 @@ select_kth(uint64_t *v, size_t n, size_t k)
     return v[k];
 }
 
-/* Nearest-rank percentile 'p' (0..1) of 'v[0..n)'; reorders 'v'. */
-static uint64_t
-percentile(uint64_t *v, size_t n, double p)
+/* Nearest-rank index of percentile 'p' (0..1) among 'n'. */
+static size_t
+rank_of(double p, size_t n)
 {
     size_t rank = (size_t) ceil(p * (double) n);
-    return select_kth(v, n, rank ? rank - 1 : 0);
+    return rank ? rank - 1 : 0;
 }
 
 static int
@@ -137,6 +137,29 @@ removal_time(const struct hop *h)
     default:
         return UINT64_MAX;
     }
+}
+
+/* What the index needs of a hop, gathered per NF in one pass over the trace (the
+ * trace is far larger than this and is read once) into blocks of QREC_BLOCK. */
+struct qrec {
+    uint64_t t_arr;
+    uint64_t t_rem;             /* removal; the drop time for tail drops */
+    uint32_t hop;
+    uint8_t status;
+};
+
+#define QREC_BITS 15
+#define QREC_BLOCK (1u << QREC_BITS)
+
+struct qrecs {                  /* one NF's records */
+    struct qrec **blocks;
+    size_t n;
+};
+
+static inline const struct qrec *
+qrec_at(const struct qrecs *r, size_t k)
+{
+    return &r->blocks[k >> QREC_BITS][k & (QREC_BLOCK - 1)];
 }
 
 struct busy_span {
@@ -196,35 +219,23 @@ estimate_peak(struct queueing_nf *nf, const struct build_scratch *s, size_t n_re
     free(rates);
 }
 
-static struct vnet_error *
-build_nf(const struct diag_trace *t, uint32_t f, const uint32_t *list, size_t m,
-         bool estimate, struct build_scratch *s, struct queueing_index *idx)
+static void
+build_nf(const struct diag_trace *t, uint32_t f, const struct qrecs *rec, bool estimate,
+         struct build_scratch *s, struct queueing_index *idx)
 {
-    const struct hop *hops = t->hops;
     struct queueing_nf *nf = &idx->nfs[f];
-    size_t na = 0, np = 0, n_lat = 0;
+    size_t na = 0, np = 0, n_lat = 0, m = rec->n;
 
-    nf->t_first = UINT64_MAX;
+    nf->t_first = m ? UINT64_MAX : 0;
     for (size_t k = 0; k < m; k++) {
-        uint32_t h = list[k];
-        const struct hop *hop = &hops[h];
-        if (hop->status > HOP_CONSUMED) {
-            return vnet_error_create(VNET_ERR_INVALID, "hop %" PRIu32
-                                     ": unknown status %u", h, hop->status);
-        }
-        uint64_t rem = removal_time(hop);
-        if (hop->status != HOP_DROPPED_TAIL && rem < hop->t_arr) {
-            return vnet_error_create(VNET_ERR_INVALID, "hop %" PRIu32 " at NF '%s': "
-                                     "leaves at %" PRIu64 " before it arrives at %"
-                                     PRIu64, h, t->nfs[f].name, rem, hop->t_arr);
-        }
-        nf->t_first = VNET_MIN(nf->t_first, hop->t_arr);
-        nf->t_last = VNET_MAX(nf->t_last, hop->t_arr);
-        switch (hop->status) {
+        const struct qrec *r = qrec_at(rec, k);
+        nf->t_first = VNET_MIN(nf->t_first, r->t_arr);
+        nf->t_last = VNET_MAX(nf->t_last, r->t_arr);
+        switch (r->status) {
         case HOP_FORWARDED:
             nf->n_forwarded++;
-            if (hop->t_dep != UINT64_MAX) {
-                s->lat[n_lat++] = hop->t_dep - hop->t_arr;
+            if (r->t_rem != UINT64_MAX) {
+                s->lat[n_lat++] = r->t_rem - r->t_arr;
             }
             break;
         case HOP_DROPPED_TAIL:
@@ -237,20 +248,18 @@ build_nf(const struct diag_trace *t, uint32_t f, const uint32_t *list, size_t m,
             nf->n_consumed++;
             break;
         }
-        if (hop->status != HOP_DROPPED_TAIL) {
-            s->arr[na++] = (struct queueing_pair) { hop->t_arr, h };
+        if (r->status != HOP_DROPPED_TAIL) {
+            s->arr[na++] = (struct queueing_pair) { r->t_arr, (uint32_t) k };
         }
-        if (hop->status == HOP_DROPPED_TAIL || hop->status == HOP_DROPPED_INTERNAL) {
-            uint64_t at = VNET_MAX(hop->t_drop, hop->t_arr);
-            s->prb[np++] = (struct queueing_pair) { at, h };
+        if (r->status == HOP_DROPPED_TAIL || r->status == HOP_DROPPED_INTERNAL) {
+            s->prb[np++] = (struct queueing_pair) { r->t_rem, (uint32_t) k };
         }
-    }
-    if (!m) {
-        nf->t_first = 0;
     }
     if (n_lat) {
-        nf->lat_p50 = percentile(s->lat, n_lat, 0.50);
-        nf->lat_p99 = percentile(s->lat, n_lat, 0.99);
+        /* The p99 selection leaves everything below it in front: p50 is found there. */
+        size_t k99 = rank_of(0.99, n_lat), k50 = rank_of(0.50, n_lat);
+        nf->lat_p99 = select_kth(s->lat, 0, n_lat - 1, k99);
+        nf->lat_p50 = select_kth(s->lat, 0, k99, k50);
     }
 
     queueing_sort_pairs(s->arr, s->tmp, na);
@@ -262,12 +271,11 @@ build_nf(const struct diag_trace *t, uint32_t f, const uint32_t *list, size_t m,
     nf->probes = vnet_xmalloc(VNET_MAX(np, 1) * sizeof *nf->probes);
     size_t nr = 0;
     for (size_t pos = 0; pos < na; pos++) {
-        uint32_t h = s->arr[pos].val;
-        nf->hop[pos] = h;
-        idx->hop_pos[h] = (uint32_t) pos;
-        uint64_t rem = removal_time(&hops[h]);
-        if (rem != UINT64_MAX) {
-            s->rem[nr++] = (struct queueing_pair) { rem, (uint32_t) pos };
+        const struct qrec *r = qrec_at(rec, s->arr[pos].val);
+        nf->hop[pos] = r->hop;
+        idx->hop_pos[r->hop] = (uint32_t) pos;
+        if (r->t_rem != UINT64_MAX) {
+            s->rem[nr++] = (struct queueing_pair) { r->t_rem, (uint32_t) pos };
         }
     }
     queueing_sort_pairs(s->rem, s->tmp, nr);
@@ -306,7 +314,6 @@ build_nf(const struct diag_trace *t, uint32_t f, const uint32_t *list, size_t m,
                 }
             }
         } else if (ia < na && ta <= tp) {
-            uint32_t h = s->arr[ia].val;
             if (!q) {
                 cur_bs = A;
                 busy_t = ta;
@@ -314,19 +321,19 @@ build_nf(const struct diag_trace *t, uint32_t f, const uint32_t *list, size_t m,
             }
             nf->bs[A] = cur_bs;
             nf->dc[A] = R;
-            idx->hop_q[h] = q;
+            idx->hop_q[nf->hop[A]] = q;
             q++;
             A++;
             ia++;
             t_now = ta;
         } else {
-            uint32_t h = s->prb[ip].val;
+            const struct qrec *r = qrec_at(rec, s->prb[ip].val);
             nf->probes[nf->n_probes++] = (struct queueing_probe) {
-                .t = tp, .hop = h, .end = A, .bs = q ? cur_bs : A, .dc = R,
+                .t = tp, .hop = r->hop, .end = A, .bs = q ? cur_bs : A, .dc = R,
             };
-            if (hops[h].status == HOP_DROPPED_TAIL) {
-                idx->hop_q[h] = q;
-                idx->hop_pos[h] = QUEUEING_NONE;
+            if (r->status == HOP_DROPPED_TAIL) {
+                idx->hop_q[r->hop] = q;
+                idx->hop_pos[r->hop] = QUEUEING_NONE;
             }
             ip++;
         }
@@ -340,6 +347,59 @@ build_nf(const struct diag_trace *t, uint32_t f, const uint32_t *list, size_t m,
     if (estimate) {
         estimate_peak(nf, s, nr);
     }
+}
+
+static void
+qrecs_destroy(struct qrecs *recs, size_t n_nfs)
+{
+    for (size_t f = 0; f < n_nfs; f++) {
+        for (size_t b = 0; b * QREC_BLOCK < recs[f].n; b++) {
+            free(recs[f].blocks[b]);
+        }
+        free(recs[f].blocks);
+    }
+    free(recs);
+}
+
+/* Gathers every hop into its NF's records, checking it on the way. */
+static struct vnet_error *
+gather(const struct diag_trace *t, struct qrecs **ret)
+{
+    size_t n_nfs = t->n_nfs;
+    struct qrecs *recs = vnet_xcalloc(n_nfs, sizeof *recs);
+    for (size_t h = 0; h < t->n_hops; h++) {
+        const struct hop *hop = &t->hops[h];
+        struct vnet_error *error = NULL;
+        uint64_t rem = hop->status == HOP_DROPPED_TAIL ? VNET_MAX(hop->t_drop, hop->t_arr)
+                                                       : removal_time(hop);
+        if (hop->nf == NF_SOURCE || hop->nf >= n_nfs) {
+            error = vnet_error_create(VNET_ERR_INVALID, "hop %zu: NF id %" PRIu32
+                                      " is not one of the %zu NFs", h, hop->nf,
+                                      n_nfs ? n_nfs - 1 : 0);
+        } else if (hop->status > HOP_CONSUMED) {
+            error = vnet_error_create(VNET_ERR_INVALID, "hop %zu: unknown status %u", h,
+                                      hop->status);
+        } else if (rem < hop->t_arr) {
+            error = vnet_error_create(VNET_ERR_INVALID, "hop %zu at NF '%s': leaves at %"
+                                      PRIu64 " before it arrives at %" PRIu64, h,
+                                      t->nfs[hop->nf].name, rem, hop->t_arr);
+        }
+        if (error) {
+            qrecs_destroy(recs, n_nfs);
+            return error;
+        }
+        struct qrecs *r = &recs[hop->nf];
+        if (!(r->n & (QREC_BLOCK - 1))) {
+            size_t b = r->n >> QREC_BITS;
+            r->blocks = vnet_xrealloc(r->blocks, (b + 1) * sizeof *r->blocks);
+            r->blocks[b] = vnet_xmalloc(QREC_BLOCK * sizeof **r->blocks);
+        }
+        r->blocks[r->n >> QREC_BITS][r->n & (QREC_BLOCK - 1)] = (struct qrec) {
+            .t_arr = hop->t_arr, .t_rem = rem, .hop = (uint32_t) h, .status = hop->status,
+        };
+        r->n++;
+    }
+    *ret = recs;
     return NULL;
 }
 
@@ -351,48 +411,31 @@ queueing_index_build(const struct diag_trace *t, bool estimate,
         return vnet_error_create(VNET_ERR_INVALID, "%zu hops: at most %" PRIu32
                                  " per analysis window", t->n_hops, UINT32_MAX - 1);
     }
-    size_t n_nfs = t->n_nfs;
-    uint32_t *start = vnet_xcalloc(n_nfs + 1, sizeof *start);
-    for (size_t h = 0; h < t->n_hops; h++) {
-        uint32_t f = t->hops[h].nf;
-        if (f == NF_SOURCE || f >= n_nfs) {
-            free(start);
-            return vnet_error_create(VNET_ERR_INVALID, "hop %zu: NF id %" PRIu32
-                                     " is not one of the %zu NFs", h, f,
-                                     n_nfs ? n_nfs - 1 : 0);
-        }
-        start[f + 1]++;
+    struct qrecs *recs = NULL;
+    struct vnet_error *error = gather(t, &recs);
+    if (error) {
+        return error;
     }
-    size_t max_m = 0;
+    size_t n_nfs = t->n_nfs, max_m = 1;
     for (size_t f = 0; f < n_nfs; f++) {
-        max_m = VNET_MAX(max_m, start[f + 1]);
-        start[f + 1] += start[f];
+        max_m = VNET_MAX(max_m, recs[f].n);
     }
-    uint32_t *list = vnet_xmalloc(VNET_MAX(t->n_hops, 1) * sizeof *list);
-    uint32_t *fill = vnet_xmemdup(start, (n_nfs + 1) * sizeof *start);
-    for (size_t h = 0; h < t->n_hops; h++) {
-        list[fill[t->hops[h].nf]++] = (uint32_t) h;
-    }
-    free(fill);
 
     struct queueing_index *idx = vnet_xzalloc(sizeof *idx);
     idx->n_nfs = n_nfs;
     idx->nfs = vnet_xcalloc(VNET_MAX(n_nfs, 1), sizeof *idx->nfs);
     idx->hop_pos = vnet_xmalloc(VNET_MAX(t->n_hops, 1) * sizeof *idx->hop_pos);
     idx->hop_q = vnet_xmalloc(VNET_MAX(t->n_hops, 1) * sizeof *idx->hop_q);
-
-    size_t cap = VNET_MAX(max_m, 1);
     struct build_scratch s = {
-        .arr = vnet_xmalloc(cap * sizeof *s.arr),
-        .rem = vnet_xmalloc(cap * sizeof *s.rem),
-        .prb = vnet_xmalloc(cap * sizeof *s.prb),
-        .tmp = vnet_xmalloc(cap * sizeof *s.tmp),
-        .lat = vnet_xmalloc(cap * sizeof *s.lat),
+        .arr = vnet_xmalloc(max_m * sizeof *s.arr),
+        .rem = vnet_xmalloc(max_m * sizeof *s.rem),
+        .prb = vnet_xmalloc(max_m * sizeof *s.prb),
+        .tmp = vnet_xmalloc(max_m * sizeof *s.tmp),
+        .lat = vnet_xmalloc(max_m * sizeof *s.lat),
     };
-    struct vnet_error *error = NULL;
-    for (uint32_t f = 1; f < n_nfs && !error; f++) {
+    for (uint32_t f = 1; f < n_nfs; f++) {
         bool est = estimate && !(t->nfs[f].r_peak > 0);
-        error = build_nf(t, f, &list[start[f]], start[f + 1] - start[f], est, &s, idx);
+        build_nf(t, f, &recs[f], est, &s, idx);
     }
     free(s.arr);
     free(s.rem);
@@ -400,12 +443,7 @@ queueing_index_build(const struct diag_trace *t, bool estimate,
     free(s.tmp);
     free(s.lat);
     free(s.busy);
-    free(list);
-    free(start);
-    if (error) {
-        queueing_index_destroy(idx);
-        return error;
-    }
+    qrecs_destroy(recs, n_nfs);
     *ret = idx;
     return NULL;
 }
