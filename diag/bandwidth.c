@@ -598,6 +598,9 @@ dbm_buckets(const struct dbm *d, struct dbm_bucket **ret)
     return k;
 }
 
+/* A fine scale over a long span would need more memory than it is worth. */
+#define DBM_MAX_WINDOWS (1u << 24)
+
 long
 dbm_series(const struct dbm *d, uint64_t scale_ns, double **ret)
 {
@@ -608,6 +611,8 @@ dbm_series(const struct dbm *d, uint64_t scale_ns, double **ret)
     uint64_t m = d->clock.cur / k;
     if (!m) {
         return -EDOM;
+    } else if (m > DBM_MAX_WINDOWS) {
+        return -E2BIG;
     }
     uint64_t t_ns = k * d->clock.tau0, t0 = d->clock.t0, end = t0 + m * t_ns;
     double *y = vnet_xcalloc(m, sizeof *y);

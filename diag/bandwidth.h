@@ -131,8 +131,8 @@ size_t dbm_buckets(const struct dbm *, struct dbm_bucket **ret);
 
 /* The window sums at scale 'scale_ns' (rounded down to a multiple of tau0), each
  * bucket spread uniformly over its span.  Stores a new array of M values (caller
- * frees) in '*ret'.  Returns M, -EINVAL for a scale below tau0, or -EDOM when no
- * whole window has closed. */
+ * frees) in '*ret'.  Returns M, -EINVAL for a scale below tau0, -EDOM when no
+ * whole window has closed, or -E2BIG beyond 2^24 windows (use a coarser scale). */
 long dbm_series(const struct dbm *, uint64_t scale_ns, double **ret);
 
 /* Mean, std and peak with its time at scale 'scale_ns', from dbm_series(). */

@@ -384,6 +384,11 @@ test_dbm_small(void **state)
 
     dbm_add(d, 10, 1);                           /* late */
     assert_int_equal(dbm_late(d), 1);
+    dbm_advance(d, 1000000000000ull);           /* 10^9 intervals, still 3 buckets */
+    assert_int_equal(dbm_n_buckets(d), 3);
+    assert_int_equal(dbm_query(d, 1000, &s), -E2BIG);
+    assert_int_equal(dbm_query(d, 100000000, &s), 0);
+    assert_int_equal(s.windows, 10000);
     dbm_destroy(d);
     dbm_destroy(NULL);
     assert_null(dbm_create(0, 1000, 1, DBM_MIN_SUM));
