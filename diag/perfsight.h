@@ -31,7 +31,7 @@
  *     ovs-port    Interface statistics; 'vnode' set for a port toward a VNode,
  *                 drops = tx drops / ovs_tx_failure_drops toward it
  *     tap, veth   host side toward the VNode: in/out = tx_packets, drops = tx_dropped
- *     qdisc       tc -s: in = sent + dropped, drops = dropped; 'vnode' set for a
+ *     qdisc       tc -s: in/out = sent, drops = dropped; 'vnode' set for a
  *                 shaper on a VNode's interface
  *     app         the middlebox's socket: drops = RcvbufErrors / backlog drops;
  *                 io_time_in/out = time inside read/write calls (Algorithm 2)
