@@ -134,16 +134,24 @@ hist_add(struct hist *h, double x)
     welford_add(&h->total, x);
 }
 
-/* x >= mean + k * sd + EPS_T, without a division or a square root: it runs for
- * every packet. */
+/* x > mean + k * sd + EPS_T (a latency within 1 ns of the threshold is not above
+ * it: timestamps are quantised), without a division or a square root since it
+ * runs for every packet.
+ *
+ * [CHOICE] Until the history holds 'min_n' non-victims, the threshold is the
+ * whole window's p50 + k * (p84 - p50), the quantile analogue of mu + k * sigma:
+ * seeding the history with the first packets unconditionally would let a fault
+ * at the start of the window poison it for the whole history length. */
 static bool
-hist_is_victim(const struct hist *h, double x, double k, uint32_t min_n)
+hist_is_victim(const struct hist *h, double x, double k, uint32_t min_n,
+               const struct queueing_nf *qn)
 {
     if (h->total.n < min_n || !h->total.n) {
-        return false;
+        double p50 = (double) qn->lat_p50;
+        return x > p50 + k * ((double) qn->lat_p84 - p50) + EPS_T;
     }
     double above = x - h->total.mean - EPS_T;
-    return above >= 0 && h->total.n * above * above >= k * k * h->total.m2;
+    return above > 0 && h->total.n * above * above > k * k * h->total.m2;
 }
 
 /* ---- One diagnosis. ---- */
@@ -609,7 +617,7 @@ find_victims(struct ms *ms, uint32_t f)
         }
         double d = (double) (hop->t_dep - hop->t_arr);
         hist_advance(&hist, hop->t_arr);
-        if (!hist_is_victim(&hist, d, cfg->k_sigma, cfg->min_history)) {
+        if (!hist_is_victim(&hist, d, cfg->k_sigma, cfg->min_history, qn)) {
             hist_add(&hist, d);
             continue;
         }

@@ -36,8 +36,9 @@ struct microscope_config {
     double autofocus_h;         /* culprit-side threshold (default 0.05) */
     double autofocus_hv;        /* victim-side threshold (default 0.10) */
     bool estimate_peak;         /* A.3 online estimate when r_peak is 0 (default true) */
-    uint32_t min_history;       /* non-victim samples an NF needs before it can have
-                                 * latency victims (default 32) */
+    uint32_t min_history;       /* non-victims the sliding history needs before it
+                                 * sets the threshold; until then the window's
+                                 * latency quantiles do (default 32) */
     uint64_t baseline_ns;       /* A.10 EWMA time constant of flow rates (default 1 s) */
     uint32_t max_depth;         /* recursion bound; 0 = longest path (default 0) */
     uint32_t victims_per_s;     /* A.4 sampling: diagnose at most this many victims

@@ -256,10 +256,13 @@ build_nf(const struct diag_trace *t, uint32_t f, const struct qrecs *rec, bool e
         }
     }
     if (n_lat) {
-        /* The p99 selection leaves everything below it in front: p50 is found there. */
-        size_t k99 = rank_of(0.99, n_lat), k50 = rank_of(0.50, n_lat);
+        /* Each selection leaves everything below it in front, where the next
+         * one looks. */
+        size_t k99 = rank_of(0.99, n_lat), k84 = rank_of(0.8413, n_lat);
+        size_t k50 = rank_of(0.50, n_lat);
         nf->lat_p99 = select_kth(s->lat, 0, n_lat - 1, k99);
-        nf->lat_p50 = select_kth(s->lat, 0, k99, k50);
+        nf->lat_p84 = select_kth(s->lat, 0, k99, k84);
+        nf->lat_p50 = select_kth(s->lat, 0, k84, k50);
     }
 
     queueing_sort_pairs(s->arr, s->tmp, na);

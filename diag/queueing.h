@@ -54,7 +54,7 @@ struct queueing_nf {
 
     uint64_t n_forwarded, n_tail_drops, n_internal_drops, n_consumed;
     uint64_t t_first, t_last;   /* first and last offered arrival (incl. tail drops) */
-    uint64_t lat_p50, lat_p99;  /* forwarded packets' latency, ns (0 if none) */
+    uint64_t lat_p50, lat_p84, lat_p99;     /* forwarded packets' latency, ns */
     double busy_ns;             /* total time with Q > 0 */
     uint64_t busy_removals;     /* removals during that time */
 

@@ -684,6 +684,41 @@ test_window_starts_busy(void **state)
     diag_trace_destroy(t);
 }
 
+/* A fault at the very start of the window does not poison the history: its
+ * packets are judged against the window's latency quantiles, not taken as the
+ * norm. */
+static void
+test_cold_start(void **state)
+{
+    static const char *const names[] = { "source", "f" };
+    static const double rates[] = { 0, 1.0 };
+    struct diag_trace *t = hand_trace(names, rates, 2);
+    /* f pauses 200 us while 40 packets arrive, then 400 packets pass idle. */
+    for (uint64_t k = 0; k < 40; k++) {
+        hand_pkt(t, 5000 * k, flow_n(1));
+        hand_hop(t, 1, 5000 * k, 200000 + 1000 * (k + 1));
+    }
+    for (uint64_t k = 0; k < 400; k++) {
+        hand_pkt(t, 300000 + 10000 * k, flow_n(2));
+        hand_hop(t, 1, 300000 + 10000 * k, 300000 + 10000 * k + 1000);
+    }
+    struct diag_report *rep = diagnose(t, NULL);
+    size_t stalled = 0, idle = 0;
+    for (size_t i = 0; i < diag_report_n_victims(rep); i++) {
+        const struct diag_victim *v = diag_report_victim(rep, i);
+        if (v->uid < 40) {
+            stalled++;
+            assert_int_equal(v->blame[0].kind, DIAG_CULPRIT_NF);
+        } else {
+            idle++;
+        }
+    }
+    assert_int_equal(stalled, 40);
+    assert_int_equal(idle, 0);
+    diag_report_destroy(rep);
+    diag_trace_destroy(t);
+}
+
 /* A queue that never empties, capped at T_max: the backlog at the capped start
  * is a pseudo-culprit, and the rest splits as usual. */
 static void
@@ -1241,6 +1276,7 @@ main(void)
         cmocka_unit_test(test_clamp_negative_processing),
         cmocka_unit_test(test_service_time),
         cmocka_unit_test(test_window_starts_busy),
+        cmocka_unit_test(test_cold_start),
         cmocka_unit_test(test_backlog),
         cmocka_unit_test(test_upstream_stall),
         cmocka_unit_test(test_uncalibrated),

@@ -99,6 +99,7 @@ test_queue_found(void **state)
     assert_true(p.q == 0 && p.start == 6 && p.end == 6);
 
     assert_int_equal(nf->lat_p50, 15);      /* latencies 10 18 25 10 15 22 5 */
+    assert_int_equal(nf->lat_p84, 22);
     assert_int_equal(nf->lat_p99, 25);
     assert_true(nf->busy_ns == 55 && nf->busy_removals == 7);
     queueing_index_destroy(idx);
