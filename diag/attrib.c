@@ -164,12 +164,6 @@ attrib_pkt_flow(const struct attrib *a, uint32_t pkt)
     return a->pkt_flow[pkt];
 }
 
-double
-attrib_pkt_rate(const struct attrib *a, uint32_t pkt)
-{
-    return a->pkt_rho[pkt];
-}
-
 void
 attrib_group_init(struct attrib_group *g)
 {

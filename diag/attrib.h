@@ -56,8 +56,6 @@ void attrib_destroy(struct attrib *);
 size_t attrib_n_flows(const struct attrib *);
 const struct flow5 *attrib_flow(const struct attrib *, uint32_t flow);
 uint32_t attrib_pkt_flow(const struct attrib *, uint32_t pkt);
-/* Baseline rate of packet 'pkt''s flow just before it, packets/ns. */
-double attrib_pkt_rate(const struct attrib *, uint32_t pkt);
 
 void attrib_group_init(struct attrib_group *);
 void attrib_group_reset(struct attrib_group *);

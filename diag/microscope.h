@@ -93,8 +93,29 @@ const struct diag_victim *diag_report_victim(const struct diag_report *, size_t 
  * weighted by it. */
 double diag_report_victim_weight(const struct diag_report *, size_t i);
 
-/* The offline contract: {"culprits": [...], "patterns": [...], "victims": N,
- * "nfs": {...}, ...} (see issue "Diagnosers" and vnetctl(8)). */
+/* The offline contract (`vnetctl diagnose --offline DIR --json` prints exactly
+ * this; see issue "Diagnosers" and vnetctl(8)).  Returns a new object:
+ *   "culprits": [{"culprit": "nf:<name>" | "source", "score", "share"}], by
+ *       descending score; all source flows are one "source" entry;
+ *   "pseudo_culprits": the same for "backlog:<name>" (pre-existing overload,
+ *       T_max cap) and "unresolved:<name>" (input share not split further);
+ *       shares of both lists together sum to 1;
+ *   "patterns": AutoFocus lines by descending score, {"culprit", "src", "dst"
+ *       ("a.b.c.d/len"), "sport", "dport" ("lo-hi"), "proto" ("tcp", "udp",
+ *       "icmp", a number, or "*"), "score"}: for "source" the culprit traffic
+ *       (plus "weight" and its victim-side lines in "victims"), for "nf:<name>"
+ *       the victim traffic; "rest": true marks what no line explains;
+ *   "victims": victims found (a packet counts once per NF where it is one),
+ *   "victims_diagnosed", "victim_packets" (distinct), "total_score";
+ *   "nfs": {"<name>": {"packets", "drops", "latency_p50_us", "latency_p99_us",
+ *       "victims", "diagnosed", "calibrated", "r_pps", "r_source" ("config" or
+ *       "estimated"), "busy_windows", "arrival_pps", "culprits": [{"culprit",
+ *       "score"}] (blame for the victims at that NF), "pseudo_culprits"}};
+ *   "uncalibrated": [names], "labels": [{"nf", "label": "at-capacity", "text"}];
+ *   "explanations": per top culprit, the victim where it scored most, with its
+ *       queuing period and the input spread per hop ("shrank": the hop that
+ *       narrowed it most);
+ *   "relations": the heaviest (culprit, victim NF, victim flow, score). */
 struct json_object *diag_report_to_json(const struct diag_report *);
 /* A readable report: ranked culprits with their evidence (caller frees). */
 char *diag_report_to_text(const struct diag_report *);

@@ -490,7 +490,7 @@ propagate_preset(struct propagate_ctx *c, uint32_t f, uint32_t start, uint32_t e
             struct acc_group *g = &s->groups[i];
             uint32_t snap = attrib_group_snapshot(c->attrib, &g->flows, c->spans[i * w]);
             add_out(c, (struct propagate_culprit) {
-                .source = true, .nf = g->k ? c->nfs[i * w + g->k] : f,
+                .source = true, .nf = NF_SOURCE,
                 .rep_pos = QUEUEING_NONE, .snap = snap, .share = c->src[i],
             });
         }

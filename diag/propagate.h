@@ -78,7 +78,7 @@ void propagate_paths_destroy(struct propagate_paths *);
 /* One culprit of PROPAGATE. */
 struct propagate_culprit {
     bool source;
-    uint32_t nf;                /* NF culprit, or the NF of the SOURCE group's last hop */
+    uint32_t nf;                /* NF culprit (NF_SOURCE for SOURCE) */
     uint32_t rep_pos;           /* NF: REPRESENTATIVE (A.9), its position at 'nf' */
     uint32_t snap;              /* SOURCE: the flow-attribution snapshot (attrib.h) */
     double share;               /* > 0; all shares sum to 1 */

@@ -111,9 +111,10 @@ nf_name(const struct diag_report *rep, uint32_t nf)
     return nf && nf < rep->n_nfs ? rep->nfs[nf].name : "?";
 }
 
-void
-diag_report_culprit_name(const struct diag_report *rep,
-                         const struct diag_report_culprit *c, char *buf, size_t size)
+/* "nf:<name>", "source", "backlog:<name>" or "unresolved:<name>" into 'buf'. */
+static void
+culprit_name(const struct diag_report *rep, const struct diag_report_culprit *c,
+             char *buf, size_t size)
 {
     switch (c->kind) {
     case DIAG_CULPRIT_NF:
@@ -159,7 +160,7 @@ culprit_json(const struct diag_report *rep, const struct diag_report_culprit *c,
              bool share)
 {
     char name[DIAG_NF_NAME_MAX + 16];
-    diag_report_culprit_name(rep, c, name, sizeof name);
+    culprit_name(rep, c, name, sizeof name);
     struct json_object *o = json_object_new_object();
     jadd(o, "culprit", json_object_new_string(name));
     jadd(o, "score", jnum(c->score));
@@ -210,7 +211,7 @@ pattern_json(const struct diag_report *rep, const struct diag_report_pattern *p)
     struct json_object *o = json_object_new_object();
     struct diag_report_culprit cu = { .kind = p->kind, .nf = p->nf };
     char name[DIAG_NF_NAME_MAX + 16];
-    diag_report_culprit_name(rep, &cu, name, sizeof name);
+    culprit_name(rep, &cu, name, sizeof name);
     jadd(o, "culprit", json_object_new_string(name));
     cluster_json(&p->cluster, o);
     jadd(o, "score", jnum(p->score));
@@ -346,6 +347,7 @@ diag_report_to_json(const struct diag_report *rep)
             jadd(n, "r_source", json_object_new_string(nf->estimated ? "estimated"
                                                                      : "config"));
         }
+        jadd(n, "busy_windows", json_object_new_uint64(nf->busy_windows));
         jadd(n, "arrival_pps", jnum(nf->arrival_pps));
         culprits_json(rep, nf->culprits, nf->n_culprits, false, n);
         if (nf->at_capacity) {
@@ -466,7 +468,7 @@ diag_report_to_text(const struct diag_report *rep)
     }
     for (size_t i = 0; i < rep->n_culprits; i++) {
         const struct diag_report_culprit *c = &rep->culprits[i];
-        diag_report_culprit_name(rep, c, name, sizeof name);
+        culprit_name(rep, c, name, sizeof name);
         text_add(&t, "  %2zu. %-24s %12.1f  %5.1f%%\n", i + 1, name, c->score,
                  100 * c->share);
         for (size_t j = 0; j < rep->n_explanations; j++) {
@@ -483,7 +485,7 @@ diag_report_to_text(const struct diag_report *rep)
     for (size_t i = 0; i < rep->n_patterns; i++) {
         const struct diag_report_pattern *p = &rep->patterns[i];
         struct diag_report_culprit cu = { .kind = p->kind, .nf = p->nf };
-        diag_report_culprit_name(rep, &cu, name, sizeof name);
+        culprit_name(rep, &cu, name, sizeof name);
         text_add(&t, "    %s %s ", name,
                  p->kind == DIAG_CULPRIT_FLOW ? "traffic" : "-> victims");
         if (p->rest) {
@@ -518,7 +520,7 @@ diag_report_to_text(const struct diag_report *rep)
         text_add(&t, "; r %.3f Mpps%s", nf->r_pps / 1e6,
                  nf->estimated ? " (estimated)" : "");
         for (size_t i = 0; i < nf->n_culprits && i < 3; i++) {
-            diag_report_culprit_name(rep, &nf->culprits[i], name, sizeof name);
+            culprit_name(rep, &nf->culprits[i], name, sizeof name);
             text_add(&t, "%s %s %.1f", i ? "," : "; culprits", name,
                      nf->culprits[i].score);
         }

@@ -120,9 +120,4 @@ struct diag_victim *diag_report_add_victim(struct diag_report *, double weight);
 /* Returns room for 'n' contiguous blame entries that stay where they are. */
 struct diag_blame *diag_report_add_blames(struct diag_report *, size_t n);
 
-/* "nf:<name>", "source", "backlog:<name>" or "unresolved:<name>" into 'buf'. */
-void diag_report_culprit_name(const struct diag_report *,
-                              const struct diag_report_culprit *, char *buf,
-                              size_t size);
-
 #endif
