@@ -494,6 +494,83 @@ test_a7_end_to_end(void **state)
     diag_trace_destroy(t);
 }
 
+/* Spec A.8 end to end: a, b -> f.  100 PreSet packets via a (ingress span 120 us,
+ * a's departures 40 us), 50 via b (100 us, 95 us); r_f = 1 Mpps so T_exp = 150 us.
+ * f waits until 80 us, then serves one per 0.5 us: the victim p, arriving at
+ * 130 us (tau 125 us), finds n_i 150, n_p 100: Q 50, S_i 25, S_p 25.  Shares
+ * SOURCE 0.40, a 0.58, b 0.02 of S_i; a and b queued because they were slow
+ * (their input rate was below their peak), so recursion keeps their shares. */
+static void
+test_a8_end_to_end(void **state)
+{
+    static const char *const names[] = { "source", "a", "b", "f" };
+    static const double rates[] = { 0, 2.5, 0.6, 1.0 };
+    struct diag_trace *t = hand_trace(names, rates, 4);
+    uint32_t preds_b = NF_SOURCE, preds_f[] = { 1, 2 };
+    free(t->nfs[2].preds);
+    t->nfs[2].preds = vnet_xmemdup(&preds_b, sizeof preds_b);
+    free(t->nfs[3].preds);
+    t->nfs[3].preds = vnet_xmemdup(preds_f, sizeof preds_f);
+    t->nfs[3].n_preds = 2;
+
+    for (uint64_t i = 0; i < 16; i++) {
+        hand_pkt(t, 10000 * i, flow_n(1));
+        hand_hop(t, 3, 10000 * i, 10000 * i + 1000);
+    }
+    /* The PreSet, in order of arrival at f (f serves FIFO). */
+    struct pre {
+        uint64_t ing, dep_up, nf;
+    } pre[150];
+    size_t n = 0;
+    for (uint64_t j = 0; j < 100; j++) {
+        pre[n++] = (struct pre) { T0 + (uint64_t) llround(j * 120000.0 / 99),
+                                      T0 + 80000 + (uint64_t) llround(j * 40000.0 / 99), 1 };
+    }
+    for (uint64_t j = 0; j < 50; j++) {
+        pre[n++] = (struct pre) { T0 + (uint64_t) llround(j * 100000.0 / 49),
+                                      T0 + 5000 + (uint64_t) llround(j * 95000.0 / 49), 2 };
+    }
+    for (size_t i = 1; i < n; i++) {                /* by arrival at f */
+        for (size_t j = i; j > 0 && pre[j].dep_up < pre[j - 1].dep_up; j--) {
+            struct pre x = pre[j];
+            pre[j] = pre[j - 1];
+            pre[j - 1] = x;
+        }
+    }
+    for (size_t m = 0; m < n; m++) {
+        hand_pkt(t, pre[m].ing, flow_n(2));
+        hand_hop(t, (uint32_t) pre[m].nf, pre[m].ing, pre[m].dep_up);
+        hand_hop(t, 3, pre[m].dep_up, T0 + 80000 + 500 * (m + 1));
+    }
+    hand_pkt(t, T0 + 130000, flow_n(3));            /* p: seen at f only */
+    hand_hop(t, 3, T0 + 130000, T0 + 80000 + 500 * 151);
+    for (size_t i = 1; i < t->n_pkts; i++) {        /* keep ingress order */
+        for (size_t j = i; j > 0 && t->pkts[j].t_ingress < t->pkts[j - 1].t_ingress; j--) {
+            struct pkt x = t->pkts[j];
+            t->pkts[j] = t->pkts[j - 1];
+            t->pkts[j - 1] = x;
+        }
+    }
+
+    struct microscope_config cfg;
+    config_small(&cfg);
+    struct diag_report *rep = diagnose(t, &cfg);
+    check_victims(rep);
+    const struct diag_victim *p = victim_by_uid(rep, 166, 3);
+    assert_non_null(p);
+    assert_near(p->q, 50, 0);
+    double s_i = 25, total = 20 + 50.0 / 3 + 160.0 / 3 + 5.0 / 3;
+    assert_near(blame_of(p, DIAG_CULPRIT_NF, 3), 25, 1e-6);
+    assert_near(blame_of(p, DIAG_CULPRIT_FLOW, 0), s_i * (20 + 50.0 / 3) / total, 1e-6);
+    assert_near(blame_of(p, DIAG_CULPRIT_NF, 1), s_i * (160.0 / 3) / total, 1e-6);
+    assert_near(blame_of(p, DIAG_CULPRIT_NF, 2), s_i * (5.0 / 3) / total, 1e-6);
+    assert_near(blame_of(p, DIAG_CULPRIT_FLOW, 0) / s_i, 0.40, 0.005);
+    assert_near(blame_of(p, DIAG_CULPRIT_NF, 1) / s_i, 0.58, 0.005);
+    assert_near(blame_of(p, DIAG_CULPRIT_NF, 2) / s_i, 0.02, 0.005);
+    diag_report_destroy(rep);
+    diag_trace_destroy(t);
+}
+
 /* PROPAGATE with a capture gap (A.14): half of the PreSet has no upstream record,
  * so its SOURCE time is its arrival at f, not its (early) ingress. */
 static void
@@ -1271,6 +1348,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a7_end_to_end),
+        cmocka_unit_test(test_a8_end_to_end),
         cmocka_unit_test(test_capture_gap),
         cmocka_unit_test(test_clamp_negative_input),
         cmocka_unit_test(test_clamp_negative_processing),
