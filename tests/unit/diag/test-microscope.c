@@ -1322,6 +1322,28 @@ test_json_contract(void **state)
     diag_trace_destroy(t);
 }
 
+/* No victims: an empty but complete report. */
+static void
+test_no_victims(void **state)
+{
+    struct diag_trace *t = one_nf();
+    struct diag_report *rep = diagnose(t, NULL);
+    assert_int_equal(diag_report_n_victims(rep), 0);
+    assert_null(diag_report_victim(rep, 0));
+    struct json_object *j = report_json(rep);
+    assert_int_equal(json_object_array_length(jget(j, "culprits")), 0);
+    assert_int_equal(json_object_array_length(jget(j, "patterns")), 0);
+    assert_int_equal(json_object_get_int(jget(j, "victims")), 0);
+    assert_int_equal(json_object_get_int(jget(nf_json(j, "f"), "packets")), 16);
+    json_object_put(j);
+    char *text = diag_report_to_text(rep);
+    assert_non_null(strstr(text, "Culprits:\n    none\n"));
+    free(text);
+    diag_report_destroy(rep);
+    diag_report_destroy(NULL);
+    diag_trace_destroy(t);
+}
+
 static void
 test_bad_input(void **state)
 {
@@ -1365,6 +1387,7 @@ main(void)
         cmocka_unit_test(test_at_capacity),
         cmocka_unit_test(test_incremental_preset),
         cmocka_unit_test(test_json_contract),
+        cmocka_unit_test(test_no_victims),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
