@@ -408,6 +408,19 @@ hand_hop(struct diag_trace *t, uint32_t nf, uint64_t arr, uint64_t dep)
     p->hop_cnt++;
 }
 
+/* Puts the packets in t_ingress order, as a trace keeps them (stable). */
+static void
+hand_sort(struct diag_trace *t)
+{
+    for (size_t i = 1; i < t->n_pkts; i++) {
+        for (size_t j = i; j > 0 && t->pkts[j].t_ingress < t->pkts[j - 1].t_ingress; j--) {
+            struct pkt x = t->pkts[j];
+            t->pkts[j] = t->pkts[j - 1];
+            t->pkts[j - 1] = x;
+        }
+    }
+}
+
 #define T0 1000000u
 
 /* Spec A.7 end to end.  150 PreSet packets: ingress spread 120 us; A (paused,
@@ -544,13 +557,7 @@ test_a8_end_to_end(void **state)
     }
     hand_pkt(t, T0 + 130000, flow_n(3));            /* p: seen at f only */
     hand_hop(t, 3, T0 + 130000, T0 + 80000 + 500 * 151);
-    for (size_t i = 1; i < t->n_pkts; i++) {        /* keep ingress order */
-        for (size_t j = i; j > 0 && t->pkts[j].t_ingress < t->pkts[j - 1].t_ingress; j--) {
-            struct pkt x = t->pkts[j];
-            t->pkts[j] = t->pkts[j - 1];
-            t->pkts[j - 1] = x;
-        }
-    }
+    hand_sort(t);
 
     struct microscope_config cfg;
     config_small(&cfg);
@@ -592,13 +599,7 @@ test_capture_gap(void **state)
         }
         hand_hop(t, 2, at_f, T0 + 1000000 + k);
     }
-    for (size_t i = 1; i < t->n_pkts; i++) {            /* keep ingress order */
-        for (size_t j = i; j > 0 && t->pkts[j].t_ingress < t->pkts[j - 1].t_ingress; j--) {
-            struct pkt x = t->pkts[j];
-            t->pkts[j] = t->pkts[j - 1];
-            t->pkts[j - 1] = x;
-        }
-    }
+    hand_sort(t);
     struct queueing_index *idx;
     struct propagate_paths *paths;
     assert_null(queueing_index_build(t, false, &idx));
