@@ -6,8 +6,12 @@
  * before the packet, so a burst never raises its own baseline.  A
  * 'struct attrib_group' counts the flows of one path group of a growing PreSet;
  * attrib_group_snapshot() turns those counts into shares -- by excess over the
- * baseline (e = max(0, n - rho * span)), falling back to packet counts -- and keeps
- * them in a bounded store.  Charging a snapshot with a victim's mass accumulates
+ * baseline (e = max(0, n - rho * span)), falling back to packet counts, or by
+ * counts alone -- and keeps them in a bounded store.  [CHOICE] Excess is the
+ * default (microscope_config.excess_weighting): the EWMA (time constant 1 s) is
+ * unbiased for the time observed since the window began, so steady flows get
+ * their true rate from the start and a flow that first appears in a burst has a
+ * baseline of 0.  Charging a snapshot with a victim's mass accumulates
  * per-flow culprit scores exactly, and culprit-flow -> victim-flow relations (for
  * the victim side of AutoFocus) from each snapshot's ATTRIB_TOP largest flows.
  *

@@ -1,3 +1,16 @@
+/* microscope.c -- the diagnosis driver: victims (A.4), LOCAL (A.5), recursive
+ * DIAGNOSE (A.9) over PROPAGATE (propagate.c), flow attribution (attrib.c), the
+ * totals of A.11 and the AutoFocus coupling of A.12 (autofocus.c).
+ *
+ * Per NF, victims are found in one pass in the order their PreSets grow, then
+ * diagnosed in that order, so the PreSet state of propagate.c only ever extends.
+ * Upstream LOCAL + PROPAGATE results are memoised per (NF, representative) as
+ * fractions of mass; each victim walks them.  Decisions where the spec leaves
+ * a [CHOICE] are marked where they are made: clamping (node_new), the history
+ * and its warm-up (hist_*), sampling (diagnose_nf), unresolved blame (walk), the
+ * at-capacity label (label_at_capacity), the coupling (build_patterns); the cap
+ * grid and the online peak rate (queueing.c); spans clamped at T_exp
+ * (propagate.c); flow shares (attrib.c). */
 #include "diag/microscope.h"
 
 #include <inttypes.h>
@@ -395,9 +408,10 @@ walk(struct ms *ms, uint32_t ni, double mass, uint32_t depth)
             continue;
         }
         uint32_t x = sh.nf;
-        /* Upstream of an NF without a peak rate, or of a representative in a busy
-         * period the capture may have cut, the split cannot go on.  x == f would
-         * be a cycle, which a DAG rules out; guard anyway. */
+        /* [CHOICE] Blame that reaches an NF without a peak rate, or a
+         * representative in a busy period the capture may have cut, cannot be
+         * split there: it stays INPUT_UNRESOLVED at that NF.  x == f would be a
+         * cycle, which a DAG rules out; guard anyway. */
         if (x == f || !(ms->r[x] > 0) || sh.rep_pos == QUEUEING_NONE
             || sh.rep_pos < ms->idx->nfs[x].valid_from) {
             blame(ms, c_unresolved(ms, x), m);
@@ -786,7 +800,13 @@ victim_side(const struct ms *ms, const struct u64map *vw, double w,
 }
 
 /* AutoFocus coupling (A.12): culprit side over source flows and NF culprits, then
- * the victim side of each culprit pattern. */
+ * the victim side of each culprit pattern.  [CHOICE] The two-stage run the spec
+ * recommends.  H = h * W_total with W_total every culprit's score, so flow
+ * patterns and NF culprits meet one bar.  Each NF culprit of weight >= H is its
+ * own culprit pattern: the contract names NF instances, so the instance -> type
+ * hierarchy is not used.  The victim side of a flow pattern comes from the
+ * relations of its flows (exact up to ATTRIB_TOP flows per attribution), rescaled
+ * to the pattern's weight. */
 static void
 build_patterns(struct ms *ms, double total)
 {

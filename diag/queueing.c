@@ -174,6 +174,10 @@ struct build_scratch {
     size_t n_busy, busy_cap;
 };
 
+/* [CHOICE] A.3 online estimate: windows of 50 mean service times (busy time over
+ * removals; at least 1 us) inside busy spans, P95 of their departure rates once
+ * there are 5 or more.  It covers the whole window: offline there is no
+ * known-good period to freeze it from, so a configured r_peak always wins. */
 static void
 estimate_peak(struct queueing_nf *nf, const struct build_scratch *s, size_t n_rem)
 {
