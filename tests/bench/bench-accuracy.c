@@ -4,7 +4,8 @@
  * diagnosed victim with the counterfactual truth (tests/sim/sim-truth.h).
  *
  *   bench-accuracy [--seeds N] [--classes S1,S2,...] [--input offline|direct|both]
- *                  [--s9-ms MS] [--scale F] [--dir DIR] [--keep] [--show N]
+ *                  [--s9-ms MS] [--scale F] [--jitter J] [--dir DIR] [--keep]
+ *                  [--show N]
  *
  * Per class: affected victims (truth), how many the diagnoser flagged as victims
  * at the same NF ("recall"), and over those the rank of the true culprit in the
@@ -50,6 +51,7 @@ struct opts {
     const char *dir;
     bool keep;
     unsigned show;              /* sample victims printed per run */
+    double jitter;              /* service-time jitter of every NF */
 };
 
 /* Accuracy over a set of diagnosed affected victims. */
@@ -78,7 +80,8 @@ struct cls_stats {
     double s6_pairs, s6_order_ok;
     double *ratio_err;          /* S6 */
     size_t n_ratio;
-    double shaper_top2, shaper_seen;    /* S7 */
+    double shaper_top2, shaper_seen;    /* S7: all diagnosed victims */
+    double shaper_top2_aff, shaper_seen_aff;    /* S7: affected ones */
     unsigned windows, false_alarms;     /* S9 */
     double max_share;
     struct acc acc_count;       /* S2/S8 with count weighting */
@@ -323,6 +326,11 @@ eval_main(struct cls_stats *c, const struct join *j, const struct diag_report *r
             continue;
         }
         c->joined++;
+        if (s7) {
+            size_t r = rank_of_nf(t, dv, "shaper");
+            c->shaper_seen_aff++;
+            c->shaper_top2_aff += r == 1 || r == 2;
+        }
         const struct sim_truth_fault *f = &truth->faults[tv->top];
         size_t rank = rank_of(t, dv, f);
         acc_add(&c->acc, rank);
@@ -396,25 +404,38 @@ victim_time(const struct join *j, const struct diag_victim *dv)
     return at;
 }
 
-/* S9: per 1 s window of victim times, the largest share of one culprit (an NF, a
- * pseudo-culprit or one named source flow; "other flows" is not one culprit).  A
- * share above 20% is a false alarm. */
+static uint64_t
+culprit_key(const struct diag_blame *b)
+{
+    if (b->kind == DIAG_CULPRIT_FLOW) {
+        return victim_key("flow", &b->flow, 0);
+    }
+    return u64map_mix((uint64_t) b->kind << 32 | b->nf) | 1;
+}
+
+/* S9: per full 1 s window of victim times, the largest share of one culprit (an
+ * NF, a pseudo-culprit or one named source flow; "other flows" is not one
+ * culprit).  A share above 20% is a false alarm. */
 static void
 eval_windows(struct cls_stats *c, const struct join *j, const struct diag_report *rep)
 {
     const struct diag_trace *t = j->trace;
     size_t n = diag_report_n_victims(rep);
+    if (!t->n_pkts) {
+        return;
+    }
+    uint64_t span = t->pkts[t->n_pkts - 1].t_ingress - t->t_start;
+    uint64_t n_win = span / 1000000000u;
     uint64_t *win = vnet_xmalloc(VNET_MAX(n, 1) * sizeof *win);
-    uint64_t n_win = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t at = victim_time(j, diag_report_victim(rep, i));
         win[i] = (at - t->t_start) / 1000000000u;
-        n_win = VNET_MAX(n_win, win[i] + 1);
     }
     struct u64map scores = U64MAP_INITIALIZER;
     const struct flow5 zero = { 0 };
     for (uint64_t w = 0; w < n_win; w++) {
-        double total = 0;
+        double total = 0, top = 0;
+        uint64_t top_key = 0;
         u64map_clear(&scores);
         for (size_t i = 0; i < n; i++) {
             const struct diag_victim *dv = diag_report_victim(rep, i);
@@ -425,24 +446,34 @@ eval_windows(struct cls_stats *c, const struct join *j, const struct diag_report
                 if (b->kind == DIAG_CULPRIT_FLOW && flow_eq(&b->flow, &zero)) {
                     continue;
                 }
-                uint64_t key = b->kind == DIAG_CULPRIT_FLOW
-                               ? victim_key("flow", &b->flow, 0)
-                               : u64map_mix((uint64_t) b->kind << 32 | b->nf) | 1;
-                u64map_slot(&scores, key, NULL)->d += wgt;
+                union u64map_val *v = u64map_slot(&scores, culprit_key(b), NULL);
+                v->d += wgt;
+                if (v->d > top) {
+                    top = v->d;
+                    top_key = culprit_key(b);
+                }
             }
         }
         if (total <= 0) {
             continue;
         }
-        double top = 0;
-        for (size_t k = 0; k < scores.cap; k++) {
-            if (scores.keys[k]) {
-                top = VNET_MAX(top, scores.vals[k].d);
+        c->windows++;
+        c->max_share = VNET_MAX(c->max_share, top / total);
+        if (top / total > 0.2) {
+            c->false_alarms++;
+            for (size_t i = 0; i < n && top_key; i++) {
+                const struct diag_victim *dv = diag_report_victim(rep, i);
+                for (size_t k = 0; k < dv->n_blame && top_key; k++) {
+                    if (culprit_key(&dv->blame[k]) == top_key) {
+                        char name[128];
+                        format_blame(t, &dv->blame[k], name, sizeof name);
+                        printf("S9 false alarm: window %" PRIu64 " %s %.1f%% of %.0f\n",
+                               w, name, 100 * top / total, total);
+                        top_key = 0;
+                    }
+                }
             }
         }
-        c->windows++;
-        c->false_alarms += top / total > 0.2;
-        c->max_share = VNET_MAX(c->max_share, top / total);
     }
     u64map_destroy(&scores);
     free(win);
@@ -496,6 +527,9 @@ run_one(struct cls_stats *c, const struct opts *o, uint64_t seed, bool offline)
     double t0 = now_s();
     struct vnet_error *e = sim_scenario_config(c->name, seed, o->scale, duration, NULL,
                                                cfg);
+    for (size_t i = 0; !e && i < cfg->n_nfs; i++) {
+        cfg->nfs[i].service_jitter = o->jitter;
+    }
     if (!e) {
         e = sim_create(cfg, &sim);
     }
@@ -651,8 +685,12 @@ print_specials(struct cls_stats *c)
                c->s6_pairs > 0 ? 100 * c->s6_order_ok / c->s6_pairs : 0.0, 100 * med);
     }
     if (!strcmp(c->name, "S7")) {
-        printf("S7: shaper ranked 1st or 2nd for %.0f of %.0f diagnosed victims "
-               "(%.2f%%)\n", c->shaper_top2, c->shaper_seen,
+        printf("S7: shaper ranked 1st or 2nd for %.0f of %.0f affected victims "
+               "(%.2f%%); for %.0f of all %.0f diagnosed victims (%.2f%%)\n",
+               c->shaper_top2_aff, c->shaper_seen_aff,
+               c->shaper_seen_aff > 0 ? 100 * c->shaper_top2_aff / c->shaper_seen_aff
+                                      : 0.0,
+               c->shaper_top2, c->shaper_seen,
                c->shaper_seen > 0 ? 100 * c->shaper_top2 / c->shaper_seen : 0.0);
     }
     if (!strcmp(c->name, "S9")) {
@@ -686,9 +724,9 @@ static void
 run_all(const struct opts *o, bool offline)
 {
     struct cls_stats *stats = vnet_xcalloc(o->n_classes, sizeof *stats);
-    printf("\n== input: %s (%u seeds per class, scale %g) ==\n",
+    printf("\n== input: %s (%u seeds per class, scale %g, service jitter %g) ==\n",
            offline ? "offline (pcaps -> offline_load)" : "direct (exact hops)",
-           o->seeds, o->scale);
+           o->seeds, o->scale, o->jitter);
     printf("%-4s %4s %3s %9s %9s %9s %7s  %6s  %6s  %5s  %6s %6s %6s %6s\n", "cls",
            "runs", "err", "affected", "flagged", "joined", "recall", "acc@1", "acc@3",
            "MRR", "sim", "write", "load", "diag");
@@ -739,7 +777,8 @@ usage(FILE *f)
 {
     fputs("usage: bench-accuracy [--seeds N] [--classes S1,S2,...]\n"
           "                      [--input offline|direct|both] [--s9-ms MS]\n"
-          "                      [--scale F] [--dir DIR] [--keep] [--show N]\n", f);
+          "                      [--scale F] [--jitter J] [--dir DIR] [--keep]\n"
+          "                      [--show N]\n", f);
 }
 
 static int
@@ -770,10 +809,11 @@ main(int argc, char *argv[])
         { "dir", required_argument, NULL, 'd' },
         { "keep", no_argument, NULL, 'k' },
         { "show", required_argument, NULL, 's' },
+        { "jitter", required_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct opts o = { .seeds = 20, .offline = true, .s9_ms = 1000, .scale = 1,
+    struct opts o = { .seeds = 20, .offline = true, .s9_ms = 2000, .scale = 1,
                       .dir = "/tmp/bench-accuracy" };
     for (size_t i = 0; i < sim_scenario_count(); i++) {
         o.classes[o.n_classes++] = sim_scenario_at(i)->name;
@@ -824,6 +864,15 @@ main(int argc, char *argv[])
             break;
         case 'd':
             o.dir = optarg;
+            break;
+        case 'j':
+            errno = 0;
+            o.jitter = strtod(optarg, &end);
+            if (errno || *end || end == optarg || !(o.jitter >= 0 && o.jitter <= 0.9)) {
+                fprintf(stderr, "bench-accuracy: --jitter: expected 0..0.9, got "
+                        "'%s'\n", optarg);
+                return 1;
+            }
             break;
         case 'k':
             o.keep = true;

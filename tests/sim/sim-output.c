@@ -156,7 +156,7 @@ node_name(const struct sim_config *cfg, size_t v)
 }
 
 struct json_object *
-sim_topology_to_json(const struct sim *s)
+sim_topology_to_json(const struct sim *s, uint32_t fault_mask)
 {
     const struct sim_config *cfg = &s->cfg;
     struct json_object *top = json_object_new_object();
@@ -166,8 +166,8 @@ sim_topology_to_json(const struct sim *s)
         const struct sim_nf *nf = &cfg->nfs[i];
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "name", json_object_new_string(nf->name));
-        json_object_object_add(o, "peak_pps",
-                               json_object_new_int64(llround(nf->rate_pps)));
+        double rate = sim_peak_rate(s, (uint32_t) i, fault_mask);
+        json_object_object_add(o, "peak_pps", json_object_new_int64(llround(rate)));
         json_object_object_add(o, "qcap", json_object_new_int64(nf->qcap));
         if (nf->nat) {
             json_object_object_add(o, "type", json_object_new_string("nat"));
@@ -287,7 +287,7 @@ sim_write_offline(const struct sim_result *r, const char *dir)
         }
     }
     if (!error) {
-        struct json_object *top = sim_topology_to_json(s);
+        struct json_object *top = sim_topology_to_json(s, r->fault_mask);
         char *path = vnet_xasprintf("%s/topology.json", dir);
         error = sim_json_write(top, path);
         free(path);
@@ -321,7 +321,7 @@ sim_to_trace(const struct sim_result *r)
         d->id = (uint32_t) i + 1;
         vnet_strlcpy(d->name, cfg->nfs[i].name, sizeof d->name);
         d->type = (uint32_t) i + 1;
-        d->r_peak = cfg->nfs[i].rate_pps * 1e-9;
+        d->r_peak = sim_peak_rate(s, (uint32_t) i, r->fault_mask) * 1e-9;
         d->qcap = cfg->nfs[i].qcap;
     }
     bool edge[SIM_MAX_NFS + 2][SIM_MAX_NFS + 2];

@@ -41,6 +41,10 @@ check_nf(const struct sim_config *cfg, size_t i)
         return vnet_error_create(VNET_ERR_INVALID, "nfs[%zu].rate_pps: expected "
                                  "1..1e9 packets per second, got %g", i, nf->rate_pps);
     }
+    if (!(nf->service_jitter >= 0 && nf->service_jitter <= 0.9)) {
+        return vnet_error_create(VNET_ERR_INVALID, "nfs[%zu].service_jitter: expected "
+                                 "0..0.9, got %g", i, nf->service_jitter);
+    }
     if (!nf->qcap) {
         return vnet_error_create(VNET_ERR_INVALID, "nfs[%zu].qcap: expected at "
                                  "least 1 packet, got 0", i);
@@ -352,6 +356,19 @@ sim_path_pos(const struct sim_flow *flow, uint32_t nf)
     return -1;
 }
 
+double
+sim_peak_rate(const struct sim *s, uint32_t nf, uint32_t fault_mask)
+{
+    double rate = s->cfg.nfs[nf].rate_pps;
+    for (size_t i = 0; i < s->cfg.n_faults; i++) {
+        const struct sim_fault *x = &s->cfg.faults[i];
+        if ((fault_mask >> i & 1) && x->kind == SIM_FAULT_RATE && x->nf == nf) {
+            rate *= x->factor;
+        }
+    }
+    return rate;
+}
+
 int
 sim_find_nf(const struct sim_config *cfg, const char *name)
 {
@@ -542,7 +559,6 @@ serve_nf(struct sim_result *r, uint32_t f, const struct sim_arrival *a, size_t n
     const struct sim_config *cfg = &r->sim->cfg;
     const struct sim_nf *nf = &cfg->nfs[f];
     struct speed_model m = { .n_pause = 0 };
-    double rate = nf->rate_pps;
     const struct sim_fault *cost[SIM_MAX_FAULTS];
     size_t n_cost = 0;
     for (size_t i = 0; i < cfg->n_faults; i++) {
@@ -561,13 +577,11 @@ serve_nf(struct sim_result *r, uint32_t f, const struct sim_arrival *a, size_t n
             cost[n_cost++] = x;
             break;
         case SIM_FAULT_RATE:
-            rate *= x->factor;
-            break;
         case SIM_FAULT_BURST:
             break;
         }
     }
-    double service = 1e9 / rate;
+    double service = 1e9 / sim_peak_rate(r->sim, f, r->fault_mask);
     uint32_t batch = VNET_MAX(nf->batch, 1);
     struct tx_batch b = { .nf = nf };
     b.pending = vnet_xmalloc(batch * sizeof *b.pending);
@@ -591,6 +605,12 @@ serve_nf(struct sim_result *r, uint32_t f, const struct sim_arrival *a, size_t n
             batch_release(&b, busy_until);      /* went idle: flush */
         }
         double start = VNET_MAX((double) t, busy_until), work = service;
+        if (nf->service_jitter > 0) {
+            /* A hash, not a stream: every run draws the same for this packet. */
+            uint64_t x = cfg->seed ^ ((uint64_t) f << 56) ^ a[k].pkt;
+            double u = (double) (sim_splitmix64(&x) >> 11) * 0x1.0p-53;
+            work *= 1 + nf->service_jitter * (2 * u - 1);
+        }
         for (size_t i = 0; i < n_cost; i++) {
             const struct sim_fault *c = cost[i];
             if (cfg->flows[p->flow].tuple.dport == c->dport

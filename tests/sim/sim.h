@@ -60,6 +60,10 @@ struct sim_nf {
     uint64_t batch_timeout_ns;  /* 0: a partial batch leaves when the NF goes idle
                                  * (DPDK style); otherwise it leaves this long after
                                  * its first packet was processed */
+    double service_jitter;      /* 0..0.9: each packet's service time is uniform in
+                                 * (1 +- jitter) x 1/rate, drawn from the seed, the
+                                 * NF and the packet number (the same in every
+                                 * run); the mean rate stays 'rate_pps' */
 };
 
 enum sim_source {
@@ -91,7 +95,10 @@ enum sim_fault_kind {
     SIM_FAULT_COST,             /* packets to dst port 'dport' whose service starts in
                                  * [start_ns, start_ns + len_ns) (len 0: from start_ns
                                  * on) cost 'factor' x at 'nf' */
-    SIM_FAULT_RATE,             /* 'nf''s peak rate is 'factor' x its nominal rate */
+    SIM_FAULT_RATE,             /* 'nf' is provisioned for 'factor' x its nominal
+                                 * rate: its real peak rate, which the outputs
+                                 * advertise (S4b; unlike a hog or a cost fault,
+                                 * calibration would measure it) */
     SIM_FAULT_BURST,            /* flow 'flow' adds packets paced at 'rate_pps' in
                                  * [start_ns, start_ns + len_ns), repeated every
                                  * 'period_ns' (0: once) 'count' times (0: no limit) */
@@ -195,6 +202,10 @@ int sim_path_pos(const struct sim_flow *flow, uint32_t nf);
 struct flow5 sim_header(const struct sim *, const struct sim_pkt *p, uint32_t pos,
                         bool out);
 
+/* The peak rate of NF 'nf' (packets per second) in runs with 'fault_mask': its
+ * nominal rate times the factors of enabled SIM_FAULT_RATE faults. */
+double sim_peak_rate(const struct sim *, uint32_t nf, uint32_t fault_mask);
+
 /* Index of the NF named 'name', or -1. */
 int sim_find_nf(const struct sim_config *, const char *name);
 
@@ -211,11 +222,11 @@ void sim_flow_format(const struct flow5 *, char *buf, size_t size);
 size_t sim_frame(const struct sim *, const struct sim_pkt *p, uint32_t pos, bool out,
                  uint8_t *buf);
 
-/* The topology.json object of the offline contract: "nfs" (name, peak_pps, qcap,
- * "type": "nat" for SNAT NFs), "edges" (the DAG the flows' paths use, with
- * "ingress" and "egress"), "captures" ({"<nf>": {"in": "<nf>.in.pcap", "out":
- * "<nf>.out.pcap"}}). */
-struct json_object *sim_topology_to_json(const struct sim *);
+/* The topology.json object of the offline contract for runs with 'fault_mask':
+ * "nfs" (name, peak_pps = sim_peak_rate(), qcap, "type": "nat" for SNAT NFs),
+ * "edges" (the DAG the flows' paths use, with "ingress" and "egress"), "captures"
+ * ({"<nf>": {"in": "<nf>.in.pcap", "out": "<nf>.out.pcap"}}). */
+struct json_object *sim_topology_to_json(const struct sim *, uint32_t fault_mask);
 
 /* Writes 'dir'/topology.json and 'dir'/<nf>.in.pcap, <nf>.out.pcap for 'result'
  * (creating 'dir' if needed).  In-captures hold every arrival, tail drops included
@@ -226,8 +237,9 @@ struct vnet_error *sim_write_offline(const struct sim_result *, const char *dir)
 struct vnet_error *sim_json_write(struct json_object *obj, const char *path);
 
 /* The run as a diag_trace with exact hop times: NF ids are config indexes + 1,
- * uids are packet numbers, times carry 'epoch_ns', r_peak and qcap are the
- * nominal (fault-free) values.  Caller destroys it with diag_trace_destroy(). */
+ * uids are packet numbers, times carry 'epoch_ns', r_peak is sim_peak_rate() (as
+ * calibrated: hogs and costs do not lower it) and qcap the configured one.  Caller
+ * destroys it with diag_trace_destroy(). */
 struct diag_trace *sim_to_trace(const struct sim_result *);
 
 #endif

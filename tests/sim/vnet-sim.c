@@ -2,7 +2,7 @@
  * format of `vnetctl diagnose --offline`, with its counterfactual ground truth.
  *
  *   vnet-sim --scenario S1 --seed 7 [--duration MS] [--scale F]
- *            [--topology chain|dag|shaper] --out DIR
+ *            [--topology chain|dag|shaper] [--jitter J] --out DIR
  *   vnet-sim --list
  *
  * Exit codes: 0 ok, 1 usage, 2 the run failed (e.g. DIR not writable). */
@@ -24,13 +24,15 @@ static void
 usage(FILE *f)
 {
     fputs("usage: vnet-sim --scenario NAME --seed N [--duration MS] [--scale F]\n"
-          "                [--topology chain|dag|shaper] --out DIR\n"
+          "                [--topology chain|dag|shaper] [--jitter J] --out DIR\n"
           "       vnet-sim --list\n"
           "Simulates scenario NAME (S1..S9, S4a/S4b; see --list) and writes DIR/\n"
           "topology.json, DIR/<nf>.in.pcap and DIR/<nf>.out.pcap (the input of\n"
           "`vnetctl diagnose --offline DIR`) and DIR/truth.json, the ground truth by\n"
           "counterfactual.  --scale F divides every rate by F and stretches every\n"
-          "time by F (same run in packet units); --duration is simulated ms.\n", f);
+          "time by F (same run in packet units); --duration is simulated ms;\n"
+          "--jitter J makes every NF's service time uniform in (1 +- J) / rate.\n",
+          f);
 }
 
 static void
@@ -97,6 +99,7 @@ main(int argc, char *argv[])
         { "scale", required_argument, NULL, 'x' },
         { "topology", required_argument, NULL, 't' },
         { "out", required_argument, NULL, 'o' },
+        { "jitter", required_argument, NULL, 'j' },
         { "list", no_argument, NULL, 'l' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -104,7 +107,7 @@ main(int argc, char *argv[])
     const char *scenario = NULL, *topology = NULL, *out = NULL;
     unsigned long long seed = 0, duration_ms = 0;
     bool have_seed = false;
-    double scale = 1;
+    double scale = 1, jitter = 0;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -133,6 +136,13 @@ main(int argc, char *argv[])
             break;
         case 't':
             topology = optarg;
+            break;
+        case 'j':
+            errno = 0;
+            jitter = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(jitter >= 0 && jitter <= 0.9)) {
+                return bad_arg("--jitter", "a fraction 0..0.9", optarg);
+            }
             break;
         case 'o':
             out = optarg;
@@ -168,6 +178,9 @@ main(int argc, char *argv[])
         vnet_error_destroy(e);
         free(cfg);
         return 1;
+    }
+    for (size_t i = 0; i < cfg->n_nfs; i++) {
+        cfg->nfs[i].service_jitter = jitter;
     }
     int status = run(cfg, out);
     free(cfg);

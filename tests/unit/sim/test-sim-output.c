@@ -176,7 +176,8 @@ check_topology(const char *dir, const struct sim *s)
         assert_string_equal(name, s->cfg.nfs[i].name);
         assert_true(json_object_object_get_ex(nf, "peak_pps", &v));
         assert_true(json_object_is_type(v, json_type_int));
-        assert_int_equal(json_object_get_int64(v), (int64_t) s->cfg.nfs[i].rate_pps);
+        assert_int_equal(json_object_get_int64(v),
+                         llround(sim_peak_rate(s, (uint32_t) i, sim_all_faults(s))));
         assert_true(json_object_object_get_ex(nf, "qcap", &v));
         assert_int_equal(json_object_get_int64(v), s->cfg.nfs[i].qcap);
         assert_int_equal(json_object_object_get_ex(nf, "type", &v), s->cfg.nfs[i].nat);
@@ -322,6 +323,29 @@ test_offline_dir(void **state)
     }
 }
 
+/* An under-provisioned NF (S4b) advertises its real peak rate: calibration would
+ * measure it. */
+static void
+test_rate_fault_peak(void **state)
+{
+    struct sim *s = scenario_sim("S4b", 1, 5 * MS);
+    int vpn = sim_find_nf(&s->cfg, "vpn");
+    assert_true(fabs(sim_peak_rate(s, (uint32_t) vpn, 1) - 480000) < 1e-6);
+    assert_true(fabs(sim_peak_rate(s, (uint32_t) vpn, 0) - 1e6) < 1e-6);
+    struct json_object *top = sim_topology_to_json(s, 1), *nfs, *v;
+    assert_true(json_object_object_get_ex(top, "nfs", &nfs));
+    assert_true(json_object_object_get_ex(json_object_array_get_idx(nfs, vpn),
+                                          "peak_pps", &v));
+    assert_int_equal(json_object_get_int64(v), 480000);
+    json_object_put(top);
+    struct sim_result *r = sim_run(s, 1);
+    struct diag_trace *t = sim_to_trace(r);
+    assert_true(fabs(t->nfs[vpn + 1].r_peak - 4.8e-4) < 1e-12);
+    diag_trace_destroy(t);
+    sim_result_destroy(r);
+    sim_destroy(s);
+}
+
 static void
 test_write_error(void **state)
 {
@@ -403,6 +427,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frames),
         cmocka_unit_test(test_offline_dir),
+        cmocka_unit_test(test_rate_fault_peak),
         cmocka_unit_test(test_write_error),
         cmocka_unit_test(test_trace),
     };

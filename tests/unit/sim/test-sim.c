@@ -339,6 +339,44 @@ test_batching(void **state)
     free(c);
 }
 
+/* Service jitter: the mean rate stays, and a packet draws the same service time
+ * in every run. */
+static void
+test_jitter(void **state)
+{
+    struct sim_config *c = one_nf(1e6, 100000, SIM_SRC_PACED, 3e6);
+    c->nfs[0].service_jitter = 0.5;
+    struct sim *s = create(c);
+    struct sim_result *r = sim_run(s, 0);
+    size_t n = s->n_pkts;
+    double span = (double) (hop(r, n - 1, 0)->t_dep - hop(r, 0, 0)->t_dep);
+    assert_true(fabs(span / (double) (n - 1) - 1000) < 20);     /* 1 us on average */
+    sim_result_destroy(r);
+    sim_destroy(s);
+
+    c->flows[0].rate_pps = 1e4;
+    c->faults[0] = (struct sim_fault) {
+        .kind = SIM_FAULT_PAUSE, .nf = 0, .start_ns = 1 * MS, .len_ns = 10 * US,
+    };
+    c->n_faults = 1;
+    s = create(c);
+    struct sim_result *a = sim_run(s, 0), *b = sim_run(s, 1);
+    uint64_t min = UINT64_MAX, max = 0;
+    for (size_t k = 0; k < s->n_pkts; k++) {
+        uint64_t d = hop(a, k, 0)->t_dep - hop(a, k, 0)->t_arr;
+        min = VNET_MIN(min, d);
+        max = VNET_MAX(max, d);
+        if (hop(b, k, 0)->t_arr < 1 * MS || hop(b, k, 0)->t_arr > 1 * MS + 20 * US) {
+            assert_int_equal(hop(b, k, 0)->t_dep - hop(b, k, 0)->t_arr, d);
+        }
+    }
+    assert_true(min >= 500 && max <= 1500 && max - min > 300);
+    sim_result_destroy(a);
+    sim_result_destroy(b);
+    sim_destroy(s);
+    free(c);
+}
+
 /* Packets move along the path with the link delay; FIFO at every NF. */
 static void
 test_chain_paths(void **state)
@@ -444,6 +482,9 @@ test_validation(void **state)
     c->nfs[0].qcap = 0;
     expect_error(c, "nfs[0].qcap: expected at least 1 packet, got 0");
     c->nfs[0].qcap = 16;
+    c->nfs[0].service_jitter = 1;
+    expect_error(c, "nfs[0].service_jitter: expected 0..0.9, got 1");
+    c->nfs[0].service_jitter = 0;
     vnet_strlcpy(c->nfs[0].name, "egress", sizeof c->nfs[0].name);
     expect_error(c, "nfs[0].name: expected a name matching [a-z0-9][a-z0-9-]{0,23} "
                  "other than ingress/egress, got 'egress'");
@@ -527,6 +568,7 @@ main(void)
         cmocka_unit_test(test_hog),
         cmocka_unit_test(test_cost),
         cmocka_unit_test(test_batching),
+        cmocka_unit_test(test_jitter),
         cmocka_unit_test(test_chain_paths),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_validation),
