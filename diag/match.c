@@ -114,7 +114,8 @@ struct match {
     size_t n_nodes, cap_nodes;
     uint32_t free_nodes;
     size_t live;
-    struct hop *hops;
+    uint32_t path_max;          /* most NFs on one path: hop slots per packet */
+    struct hop *hops;           /* packet p's hops at [p * path_max, ...) */
     size_t n_hops, cap_hops;
     struct pkt *pkts;
     size_t n_pkts, cap_pkts;
@@ -380,6 +381,37 @@ record_latency(const struct match_config *cfg, struct mnf *nf, uint64_t lat)
 
 /* ---- Creation ------------------------------------------------------------------------ */
 
+/* The most NFs a packet can visit: the longest path of the graph (bounded by the
+ * number of NFs should the graph have a cycle). */
+static uint32_t
+longest_path(const struct match *m)
+{
+    size_t n = m->n_nfs;
+    uint32_t *depth = vnet_xcalloc(n, sizeof *depth);
+    uint32_t longest = 1;
+    for (size_t round = 0; round < n; round++) {
+        bool changed = false;
+        for (size_t f = 1; f < n; f++) {
+            uint32_t d = 1;
+            for (size_t i = 0; i < m->nfs[f].cfg.n_preds; i++) {
+                uint32_t p = m->nfs[f].cfg.preds[i];
+                if (p != NF_SOURCE && p < n) {
+                    d = VNET_MAX(d, depth[p] + 1);
+                }
+            }
+            d = VNET_MIN(d, (uint32_t) (n - 1));
+            changed |= d != depth[f];
+            depth[f] = d;
+            longest = VNET_MAX(longest, d);
+        }
+        if (!changed) {
+            break;
+        }
+    }
+    free(depth);
+    return longest;
+}
+
 struct match *
 match_create(const struct match_config *cfg, const struct match_nf *nfs, size_t n_nfs)
 {
@@ -424,6 +456,7 @@ match_create(const struct match_config *cfg, const struct match_nf *nfs, size_t 
             nf->natmap = vnet_xcalloc((size_t) 1 << NATMAP_BITS, sizeof *nf->natmap);
         }
     }
+    m->path_max = longest_path(m);
     return m;
 }
 
@@ -588,7 +621,7 @@ static void
 on_arrival(struct match *m, uint32_t f, uint64_t t, const struct packet_info *pi)
 {
     struct mnf *nf = &m->nfs[f];
-    if (m->n_hops >= MAX_RECORDS) {
+    if ((m->n_pkts + 1) * m->path_max >= MAX_RECORDS) {
         nf->st.skipped_in++;
         return;
     }
@@ -600,7 +633,7 @@ on_arrival(struct match *m, uint32_t f, uint64_t t, const struct packet_info *pi
             pkt = link_take(m, &m->nfs[p], pi->content_key);
         }
     }
-    if (pkt == NIL) {
+    if (pkt == NIL || m->pkts[pkt].hop_cnt >= m->path_max) {
         /* A new packet: from ingress, or after a gap upstream (A.14). */
         if (!nf->has_source_pred) {
             nf->st.orphan_in++;
@@ -609,15 +642,16 @@ on_arrival(struct match *m, uint32_t f, uint64_t t, const struct packet_info *pi
         pkt = (uint32_t) m->n_pkts++;
         m->pkts[pkt] = (struct pkt) { .uid = (uint64_t) pkt + 1, .t_ingress = t,
                                       .flow = pi->flow };
+        vnet_grow((void **) &m->hops, &m->cap_hops, m->n_pkts * m->path_max,
+                  sizeof *m->hops);
     }
-    vnet_grow((void **) &m->hops, &m->cap_hops, m->n_hops + 1, sizeof *m->hops);
-    uint32_t h = (uint32_t) m->n_hops++;
+    uint32_t h = pkt * m->path_max + m->pkts[pkt].hop_cnt++;
+    m->n_hops++;
     m->hops[h] = (struct hop) {
         .uid = (uint64_t) pkt + 1, .t_arr = t, .t_dep = UINT64_MAX, .f_in = pi->flow,
         .nf = f, .len = (uint16_t) VNET_MIN(pi->ip_len, 65535u),
         .status = HOP_FORWARDED,
     };
-    m->pkts[pkt].hop_cnt++;
 
     uint32_t idx = node_alloc(m);
     struct node *n = &m->nodes[idx];
@@ -800,7 +834,9 @@ match_packet(struct match *m, uint32_t nf, bool out, uint64_t t_ns,
         return;
     }
     struct packet_info pi;
-    if (packet_parse(frame, caplen, &pi)) {
+    unsigned keys = (m->nfs[nf].cfg.cls == MATCH_NAT ? PACKET_KEY_ALL
+                     : PACKET_KEY_CONTENT);
+    if (packet_parse_keys(frame, caplen, keys, &pi)) {
         if (out) {
             m->nfs[nf].st.skipped_out++;
         } else {
@@ -943,33 +979,20 @@ compare_pkts(const void *a_, const void *b_)
     return a->uid < b->uid ? -1 : a->uid > b->uid;
 }
 
-/* Puts each packet's hops together, in path order (the order they were created),
- * by an in-place permutation. */
+/* Packs each packet's hop slots together (they are in path order already). */
 static void
 group_hops(struct match *m)
 {
-    uint32_t off = 0;
+    size_t off = 0;
     for (size_t p = 0; p < m->n_pkts; p++) {
-        m->pkts[p].hop_off = off;
-        off += m->pkts[p].hop_cnt;
-        m->pkts[p].hop_cnt = 0;
-    }
-    uint32_t *dest = vnet_xmalloc(VNET_MAX(m->n_hops, (size_t) 1) * sizeof *dest);
-    for (size_t h = 0; h < m->n_hops; h++) {
-        struct pkt *p = &m->pkts[m->hops[h].uid - 1];
-        dest[h] = p->hop_off + p->hop_cnt++;
-    }
-    for (uint32_t i = 0; i < m->n_hops; i++) {
-        while (dest[i] != i) {
-            uint32_t j = dest[i];
-            struct hop tmp = m->hops[j];
-            m->hops[j] = m->hops[i];
-            m->hops[i] = tmp;
-            dest[i] = dest[j];
-            dest[j] = j;
+        uint32_t cnt = m->pkts[p].hop_cnt;
+        size_t src = p * m->path_max;
+        if (src != off) {
+            memmove(&m->hops[off], &m->hops[src], cnt * sizeof *m->hops);
         }
+        m->pkts[p].hop_off = (uint32_t) off;
+        off += cnt;
     }
-    free(dest);
     bool sorted = true;
     for (size_t p = 1; p < m->n_pkts && sorted; p++) {
         sorted = m->pkts[p - 1].t_ingress <= m->pkts[p].t_ingress;
@@ -998,8 +1021,8 @@ match_finish(struct match *m, uint64_t t_end_ns)
         expire(m, nf, m->now);
         nf->st.in_flight = nf->pending.n;
     }
-    classify_drops(m);
     group_hops(m);
+    classify_drops(m);
 
     t->n_nfs = m->n_nfs;
     t->nfs = vnet_xcalloc(m->n_nfs, sizeof *t->nfs);

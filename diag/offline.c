@@ -20,53 +20,50 @@ struct stream {
     uint32_t rank;              /* tie order: topological position, in before out */
 };
 
-/* A binary min-heap of stream indexes by (timestamp, rank). */
-struct heap {
-    uint32_t *idx;
-    size_t n;
-    const struct stream *s;
+/* A binary min-heap of streams by key: (timestamp - t0) << RANK_BITS | rank, so
+ * one comparison orders by time and breaks ties by rank. */
+#define RANK_BITS 8
+#define MAX_SPAN_NS ((UINT64_C(1) << (64 - RANK_BITS)) - 1)
+_Static_assert(TOPOLOGY_MAX_NFS * 2 <= 1 << RANK_BITS, "a rank per capture file");
+
+struct heap_entry {
+    uint64_t key;
+    uint32_t stream;
 };
 
-static bool
-before(const struct heap *h, uint32_t a, uint32_t b)
-{
-    const struct stream *x = &h->s[a], *y = &h->s[b];
-    return (x->pkt->ts_ns < y->pkt->ts_ns
-            || (x->pkt->ts_ns == y->pkt->ts_ns && x->rank < y->rank));
-}
+struct heap {
+    struct heap_entry *e;
+    size_t n;
+};
 
 static void
 heap_sift_down(struct heap *h, size_t i)
 {
+    struct heap_entry x = h->e[i];
     for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < h->n && before(h, h->idx[l], h->idx[m])) {
-            m = l;
+        size_t c = 2 * i + 1;
+        if (c >= h->n) {
+            break;
         }
-        if (r < h->n && before(h, h->idx[r], h->idx[m])) {
-            m = r;
+        c += c + 1 < h->n && h->e[c + 1].key < h->e[c].key;
+        if (h->e[c].key >= x.key) {
+            break;
         }
-        if (m == i) {
-            return;
-        }
-        uint32_t tmp = h->idx[i];
-        h->idx[i] = h->idx[m];
-        h->idx[m] = tmp;
-        i = m;
+        h->e[i] = h->e[c];
+        i = c;
     }
+    h->e[i] = x;
 }
 
 static void
-heap_push(struct heap *h, uint32_t s)
+heap_push(struct heap *h, struct heap_entry x)
 {
     size_t i = h->n++;
-    h->idx[i] = s;
-    while (i && before(h, h->idx[i], h->idx[(i - 1) / 2])) {
-        uint32_t tmp = h->idx[i];
-        h->idx[i] = h->idx[(i - 1) / 2];
-        h->idx[(i - 1) / 2] = tmp;
+    while (i && x.key < h->e[(i - 1) / 2].key) {
+        h->e[i] = h->e[(i - 1) / 2];
         i = (i - 1) / 2;
     }
+    h->e[i] = x;
 }
 
 void
@@ -135,7 +132,7 @@ offline_load_with(const char *dir, const struct match_config *cfg_,
     }
     size_t n_streams = (topo->n_nfs - 1) * 2;
     struct stream *streams = vnet_xcalloc(n_streams, sizeof *streams);
-    struct heap heap = { vnet_xcalloc(n_streams, sizeof *heap.idx), 0, streams };
+    struct heap heap = { vnet_xcalloc(n_streams, sizeof *heap.e), 0 };
     struct match_nf *mnfs = vnet_xcalloc(topo->n_nfs, sizeof *mnfs);
     struct match *m = NULL;
     uint64_t frames = 0, t_last = 0;
@@ -145,13 +142,20 @@ offline_load_with(const char *dir, const struct match_config *cfg_,
     }
     topology_to_match(topo, mnfs);
     m = match_create(&cfg, mnfs, topo->n_nfs);
+    uint64_t t0 = UINT64_MAX;
     for (uint32_t i = 0; i < n_streams; i++) {
         if (streams[i].pkt) {
-            heap_push(&heap, i);
+            t0 = VNET_MIN(t0, streams[i].pkt->ts_ns);
+        }
+    }
+    for (uint32_t i = 0; i < n_streams; i++) {
+        if (streams[i].pkt) {
+            uint64_t key = (streams[i].pkt->ts_ns - t0) << RANK_BITS | streams[i].rank;
+            heap_push(&heap, (struct heap_entry) { key, i });
         }
     }
     while (heap.n) {
-        struct stream *s = &streams[heap.idx[0]];
+        struct stream *s = &streams[heap.e[0].stream];
         const struct pcap_input_pkt *p = s->pkt;
         match_packet(m, s->nf, s->out, p->ts_ns, p->data, p->caplen);
         t_last = VNET_MAX(t_last, p->ts_ns);
@@ -159,10 +163,25 @@ offline_load_with(const char *dir, const struct match_config *cfg_,
         if ((error = pcap_input_next(s->in, &s->pkt))) {
             goto out;
         }
-        if (!s->pkt) {
-            heap.idx[0] = heap.idx[--heap.n];
+        if (s->pkt) {
+            if (s->pkt->ts_ns - t0 > MAX_SPAN_NS) {
+                error = vnet_error_create(VNET_ERR_INVALID, "%s: packet %llu: %.0f days "
+                                          "after the first packet of the trace; "
+                                          "expected a trace of at most %.0f days",
+                                          pcap_input_path(s->in),
+                                          (unsigned long long)
+                                          pcap_input_stats(s->in)->packets,
+                                          (double) (s->pkt->ts_ns - t0) / 864e11,
+                                          (double) MAX_SPAN_NS / 864e11);
+                goto out;
+            }
+            heap.e[0].key = (s->pkt->ts_ns - t0) << RANK_BITS | s->rank;
+        } else {
+            heap.e[0] = heap.e[--heap.n];
         }
-        heap_sift_down(&heap, 0);
+        if (heap.n) {
+            heap_sift_down(&heap, 0);
+        }
     }
 
     struct diag_trace *trace = match_finish(m, t_last);
@@ -192,7 +211,7 @@ out:
     match_destroy(m);
     close_streams(streams, n_streams);
     free(streams);
-    free(heap.idx);
+    free(heap.e);
     free(mnfs);
     topology_destroy(topo);
     return error;

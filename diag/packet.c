@@ -105,7 +105,6 @@ packet_hash64(const void *data, size_t len, uint64_t seed)
 
 /* Seeds keep the three keys of one packet apart. */
 enum {
-    SEED_PAYLOAD = 0x70,
     SEED_CONTENT = 0xc0,
     SEED_INVARIANT = 0x1a,
     SEED_NOID = 0x1d,
@@ -139,6 +138,37 @@ nonzero(uint64_t h)
     return h ? h : 1;
 }
 
+/* Key hashing: a multiply-fold hash over 64-bit words, in the manner of wyhash.
+ * Each pair of words, masked with secrets of its position, is multiplied into 128
+ * bits and folded to 64; the pairs are independent, so their multiplies overlap,
+ * and a last multiply-fold with the seed avalanches the sum.  Latency is a few
+ * multiplies where XXH64 chains a dozen: keys are computed for every frame. */
+static const uint64_t key_secret[] = {
+    0xe220a8397b1dcdafULL, 0x6e789e6aa1b965f5ULL, 0x06c45d188009454fULL,
+    0xf88bb8a8724c81edULL, 0x1b39896a51a8749bULL, 0x53cb9f0c747ea2ebULL,
+    0x2c829abe1f4532e1ULL, 0xc584133ac916ab3dULL, 0x3ee5789041c98ac3ULL,
+    0xf3b8488c368cb0a7ULL, 0x657eecdd3cb13d09ULL, 0xc2d326e0055bdef7ULL,
+};
+#define KEY_WORDS_MAX (VNET_ARRAY_SIZE(key_secret))
+
+static inline uint64_t
+mul_fold(uint64_t a, uint64_t b)
+{
+    unsigned __int128 r = (unsigned __int128) a * b;
+    return (uint64_t) r ^ (uint64_t) (r >> 64);
+}
+
+/* 'n' (even, at most KEY_WORDS_MAX) words. */
+static inline uint64_t
+hash_words(const uint64_t *w, size_t n, uint64_t seed)
+{
+    uint64_t acc = n;
+    for (size_t i = 0; i < n; i += 2) {
+        acc += mul_fold(w[i] ^ key_secret[i], w[i + 1] ^ key_secret[i + 1]);
+    }
+    return nonzero(mul_fold(acc ^ 0xa0761d6478bd642fULL, seed ^ 0xe7037ed1a0b428dbULL));
+}
+
 uint64_t
 packet_flow_hash(const struct flow5 *f)
 {
@@ -146,14 +176,11 @@ packet_flow_hash(const struct flow5 *f)
         (uint64_t) f->sip << 32 | f->dip,
         (uint64_t) f->sport << 24 | (uint64_t) f->dport << 8 | f->proto,
     };
-    uint8_t buf[16];
-    for (int i = 0; i < 2; i++) {
-        for (int b = 0; b < 8; b++) {
-            buf[i * 8 + b] = (uint8_t) (w[i] >> (8 * b));
-        }
-    }
-    return nonzero(packet_hash64(buf, sizeof buf, SEED_FLOW));
+    return hash_words(w, VNET_ARRAY_SIZE(w), SEED_FLOW);
 }
+
+#define PAYLOAD_WORDS (PACKET_PAYLOAD_PREFIX / 8)
+_Static_assert(PACKET_PAYLOAD_PREFIX % 8 == 0, "the payload prefix is whole words");
 
 /* What the keys are made of, gathered while parsing. */
 struct fields {
@@ -167,53 +194,50 @@ struct fields {
     uint32_t icmp_inv;          /* what of it a NAT keeps (echo: seq only) */
     uint32_t flow_label;
     uint16_t ip_id;
-    uint64_t payload_hash;
+    uint32_t flow_sip, flow_dip;    /* for struct flow5 */
+    uint8_t l3, flags;
+    uint64_t payload[PAYLOAD_WORDS];    /* the prefix, zero-padded */
 };
 
-/* Serialises 'n' words little-endian into 'buf' and hashes them. */
-static uint64_t
-hash_words(const uint64_t *w, size_t n, uint64_t seed)
-{
-    uint8_t buf[8 * 8];
-    for (size_t i = 0; i < n; i++) {
-        for (int b = 0; b < 8; b++) {
-            buf[i * 8 + b] = (uint8_t) (w[i] >> (8 * b));
-        }
-    }
-    return nonzero(packet_hash64(buf, n * 8, seed));
-}
-
 static void
-make_keys(const struct fields *f, struct packet_info *pi)
+make_keys(const struct fields *f, unsigned keys, struct packet_info *ret)
 {
     uint64_t l4 = (uint64_t) f->proto | (uint64_t) f->tcp_flags << 8
                   | (uint64_t) f->icmp_type << 16 | (uint64_t) f->icmp_code << 24;
-    uint64_t content[7] = {
+    uint64_t ip = (uint64_t) f->ip_len << 32 | (f->frag & 0xffff);
+    uint64_t w[6 + PAYLOAD_WORDS] = {
         f->src, f->dst,
-        (uint64_t) f->ip_len << 32 | (uint64_t) f->ip_id << 16 | (f->frag & 0xffff),
-        (uint64_t) f->ports << 32 | f->flow_label,
+        ip | (uint64_t) f->ip_id << 16,
+        (uint64_t) f->ports << 32 | f->icmp_rest,
         (uint64_t) f->seq << 32 | f->ack,
-        l4 << 32 | f->icmp_rest,
-        f->payload_hash,
+        (uint64_t) f->flow_label << 32 | l4,
     };
-    pi->content_key = hash_words(content, 7, SEED_CONTENT);
+    memcpy(w + 6, f->payload, sizeof f->payload);
+    _Static_assert(VNET_ARRAY_SIZE(w) % 2 == 0 && VNET_ARRAY_SIZE(w) <= KEY_WORDS_MAX,
+                   "key words come in pairs");
+    ret->content_key = hash_words(w, VNET_ARRAY_SIZE(w), SEED_CONTENT);
+    if (!(keys & PACKET_KEY_INVARIANT)) {
+        ret->invariant_key = ret->invariant_noid_key = 0;
+        return;
+    }
 
-    uint64_t inv[4] = {
-        (uint64_t) f->ip_len << 32 | (uint64_t) f->ip_id << 16 | (f->frag & 0xffff),
+    uint64_t inv[4 + PAYLOAD_WORDS] = {
+        ip | (uint64_t) f->ip_id << 16,
         (uint64_t) f->seq << 32 | f->ack,
-        l4 << 32 | f->icmp_inv,
-        f->payload_hash,
+        (uint64_t) f->icmp_inv << 32 | l4,
+        0,
     };
-    pi->invariant_key = hash_words(inv, 4, SEED_INVARIANT);
-    inv[0] = (uint64_t) f->ip_len << 32 | (f->frag & 0xffff);
-    pi->invariant_noid_key = hash_words(inv, 4, SEED_NOID);
+    memcpy(inv + 4, f->payload, sizeof f->payload);
+    ret->invariant_key = hash_words(inv, VNET_ARRAY_SIZE(inv), SEED_INVARIANT);
+    inv[0] = ip;
+    ret->invariant_noid_key = hash_words(inv, VNET_ARRAY_SIZE(inv), SEED_NOID);
 }
 
 /* Parses the L4 header at 'l4' ('avail' bytes captured, 'declared' bytes by the IP
  * header) and hashes the payload prefix.  Returns 0 or -EBADMSG. */
 static int
 parse_l4(const uint8_t *l4, size_t avail, size_t declared, bool first_fragment,
-         bool v6, struct fields *f, struct packet_info *pi)
+         bool v6, struct fields *f)
 {
     size_t hdr = 0;
     if (first_fragment) {
@@ -261,15 +285,26 @@ parse_l4(const uint8_t *l4, size_t avail, size_t declared, bool first_fragment,
     want = VNET_MIN(want, (size_t) PACKET_PAYLOAD_PREFIX);
     size_t have = avail > hdr ? avail - hdr : 0;
     if (have < want) {
-        pi->flags |= PACKET_F_TRUNCATED;
+        f->flags |= PACKET_F_TRUNCATED;
         want = have;
     }
-    f->payload_hash = packet_hash64(l4 + hdr, want, SEED_PAYLOAD);
+    const uint8_t *p = l4 + hdr;
+    for (size_t i = 0, at = 0; i < PAYLOAD_WORDS; i++, at += 8) {
+        if (want >= at + 8) {
+            f->payload[i] = load64(p + at);
+        } else {
+            uint64_t v = 0;
+            for (size_t k = at; k < want; k++) {
+                v |= (uint64_t) p[k] << (8 * (k - at));
+            }
+            f->payload[i] = v;
+        }
+    }
     return 0;
 }
 
 static int
-parse_ipv4(const uint8_t *ip, size_t avail, struct fields *f, struct packet_info *pi)
+parse_ipv4(const uint8_t *ip, size_t avail, struct fields *f)
 {
     if (avail < 20 || ip[0] >> 4 != 4) {
         return -EBADMSG;
@@ -287,13 +322,13 @@ parse_ipv4(const uint8_t *ip, size_t avail, struct fields *f, struct packet_info
     f->proto = ip[9];
     f->src = be32(ip + 12);
     f->dst = be32(ip + 16);
-    pi->flow.sip = be32(ip + 12);
-    pi->flow.dip = be32(ip + 16);
-    pi->l3 = PACKET_L3_IPV4;
+    f->flow_sip = be32(ip + 12);
+    f->flow_dip = be32(ip + 16);
+    f->l3 = PACKET_L3_IPV4;
     if (offset) {
-        pi->flags |= PACKET_F_FRAGMENT;
+        f->flags |= PACKET_F_FRAGMENT;
     }
-    return parse_l4(ip + ihl, avail - ihl, total - ihl, offset == 0, false, f, pi);
+    return parse_l4(ip + ihl, avail - ihl, total - ihl, offset == 0, false, f);
 }
 
 static uint32_t
@@ -304,7 +339,7 @@ fold_v6(const uint8_t *addr)
 }
 
 static int
-parse_ipv6(const uint8_t *ip, size_t avail, struct fields *f, struct packet_info *pi)
+parse_ipv6(const uint8_t *ip, size_t avail, struct fields *f)
 {
     if (avail < 40 || ip[0] >> 4 != 6) {
         return -EBADMSG;
@@ -315,9 +350,9 @@ parse_ipv6(const uint8_t *ip, size_t avail, struct fields *f, struct packet_info
     f->src = packet_hash64(ip + 8, 16, SEED_V6ADDR);
     f->dst = packet_hash64(ip + 24, 16, SEED_V6ADDR);
     f->ip_len = (uint32_t) (40 + declared);
-    pi->flow.sip = fold_v6(ip + 8);
-    pi->flow.dip = fold_v6(ip + 24);
-    pi->l3 = PACKET_L3_IPV6;
+    f->flow_sip = fold_v6(ip + 8);
+    f->flow_dip = fold_v6(ip + 24);
+    f->l3 = PACKET_L3_IPV6;
 
     const uint8_t *p = ip + 40;
     size_t left = avail - 40;
@@ -344,7 +379,7 @@ parse_ipv6(const uint8_t *ip, size_t avail, struct fields *f, struct packet_info
             f->ip_id = (uint16_t) be32(p + 4);
             if (offset) {
                 first = false;
-                pi->flags |= PACKET_F_FRAGMENT;
+                f->flags |= PACKET_F_FRAGMENT;
             }
         } else {
             break;
@@ -358,18 +393,25 @@ parse_ipv6(const uint8_t *ip, size_t avail, struct fields *f, struct packet_info
         declared -= len;
     }
     f->proto = next;
-    return parse_l4(p, left, declared, first, true, f, pi);
+    return parse_l4(p, left, declared, first, true, f);
 }
 
 int
 packet_parse(const uint8_t *frame, size_t caplen, struct packet_info *ret)
 {
+    return packet_parse_keys(frame, caplen, PACKET_KEY_ALL, ret);
+}
+
+int
+packet_parse_keys(const uint8_t *frame, size_t caplen, unsigned keys,
+                  struct packet_info *ret)
+{
     if (!frame || caplen < 14) {
         return -EBADMSG;
     }
-    struct packet_info pi = { .flow = { 0, 0, 0, 0, 0 } };
     struct fields f;
-    memset(&f, 0, sizeof f);
+    /* The payload words are always written; zeroing them too costs a rep stos. */
+    memset(&f, 0, offsetof(struct fields, payload));
     size_t off = 12;
     uint16_t type = be16(frame + off);
     for (int tags = 0; type == ETH_P_8021Q || type == ETH_P_8021AD
@@ -377,34 +419,37 @@ packet_parse(const uint8_t *frame, size_t caplen, struct packet_info *ret)
         if (tags == MAX_VLAN_TAGS || caplen < off + 6) {
             return -EBADMSG;
         }
-        pi.flags |= PACKET_F_VLAN;
+        f.flags |= PACKET_F_VLAN;
         off += 4;
         type = be16(frame + off);
     }
     off += 2;
     int err;
     if (type == ETH_P_IPV4) {
-        err = parse_ipv4(frame + off, caplen - off, &f, &pi);
+        err = parse_ipv4(frame + off, caplen - off, &f);
     } else if (type == ETH_P_IPV6) {
-        err = parse_ipv6(frame + off, caplen - off, &f, &pi);
+        err = parse_ipv6(frame + off, caplen - off, &f);
     } else {
         return -EPROTONOSUPPORT;
     }
     if (err) {
         return err;
     }
-    pi.flow.proto = f.proto;
-    if (f.proto == 6 || f.proto == 17 || f.proto == 136) {
-        pi.flow.sport = (uint16_t) (f.ports >> 16);
-        pi.flow.dport = (uint16_t) f.ports;
-    }
-    pi.ip_len = f.ip_len;
-    pi.ip_id = f.ip_id;
-    pi.tcp_seq = f.seq;
-    pi.tcp_ack = f.ack;
-    pi.tcp_flags = f.tcp_flags;
-    make_keys(&f, &pi);
-    pi.flow_hash = packet_flow_hash(&pi.flow);
-    *ret = pi;
+    /* Field by field: a copy of a whole struct built narrower would stall. */
+    bool ports = f.proto == 6 || f.proto == 17 || f.proto == 136;
+    ret->flow.sip = f.flow_sip;
+    ret->flow.dip = f.flow_dip;
+    ret->flow.sport = ports ? (uint16_t) (f.ports >> 16) : 0;
+    ret->flow.dport = ports ? (uint16_t) f.ports : 0;
+    ret->flow.proto = f.proto;
+    ret->ip_len = f.ip_len;
+    ret->ip_id = f.ip_id;
+    ret->tcp_seq = f.seq;
+    ret->tcp_ack = f.ack;
+    ret->tcp_flags = f.tcp_flags;
+    ret->l3 = f.l3;
+    ret->flags = f.flags;
+    make_keys(&f, keys, ret);
+    ret->flow_hash = keys & PACKET_KEY_INVARIANT ? packet_flow_hash(&ret->flow) : 0;
     return 0;
 }

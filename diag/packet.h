@@ -24,7 +24,8 @@
  * says so (both copies of a packet are cut alike when the snaplens are equal).
  * 32 bytes fit a 128-byte snaplen behind QinQ tags and a TCP header with options.
  *
- * Hashes are XXH64 (implemented here; the same value on every host).  Parsing
+ * Hashes are XXH64 (implemented here; the same value on every host; the keys hash
+ * their fields as 64-bit words).  Parsing
  * never reads outside [frame, frame + caplen), whatever the bytes say.
  *
  * Pure functions; thread-safe. */
@@ -54,7 +55,7 @@ struct packet_info {
     uint64_t content_key;       /* never 0 */
     uint64_t invariant_key;     /* never 0 */
     uint64_t invariant_noid_key;  /* never 0 */
-    uint64_t flow_hash;         /* packet_flow_hash(&flow) */
+    uint64_t flow_hash;         /* packet_flow_hash(&flow) (0 if not computed) */
     uint32_t ip_len;            /* IPv4 total length; IPv6 40 + payload length */
     uint32_t tcp_seq, tcp_ack;  /* 0 unless TCP */
     uint16_t ip_id;             /* IPv4 ID; IPv6 low 16 bits of a fragment ID */
@@ -68,6 +69,16 @@ struct packet_info {
  * (ARP, LLDP, ...); -EBADMSG if its headers are malformed or cut before the end
  * of the L4 header.  '*ret' is untouched on failure. */
 int packet_parse(const uint8_t *frame, size_t caplen, struct packet_info *ret);
+
+/* The same, computing only the keys in 'keys' (the others are 0): the content key
+ * always; with PACKET_KEY_INVARIANT also both invariant keys and the flow hash. */
+enum packet_keys {
+    PACKET_KEY_CONTENT = 1 << 0,
+    PACKET_KEY_INVARIANT = 1 << 1,
+    PACKET_KEY_ALL = PACKET_KEY_CONTENT | PACKET_KEY_INVARIANT,
+};
+int packet_parse_keys(const uint8_t *frame, size_t caplen, unsigned keys,
+                      struct packet_info *ret);
 
 /* XXH64 of 'len' bytes at 'data' with 'seed'. */
 uint64_t packet_hash64(const void *data, size_t len, uint64_t seed);
