@@ -253,13 +253,10 @@ chain_push(struct match *m, struct table *t, uint64_t key, uint32_t idx, bool se
     s->tail = idx;
 }
 
+/* Unlinks node 'idx' from the FIFO of slot 's' (deleting the slot once empty). */
 static void
-chain_remove(struct match *m, struct table *t, uint64_t key, uint32_t idx, bool second)
+chain_unlink(struct match *m, struct table *t, struct slot *s, uint32_t idx, bool second)
 {
-    struct slot *s = table_find(t, key);
-    if (!s) {
-        return;
-    }
     uint32_t prev = NIL, cur = s->head;
     while (cur != NIL && cur != idx) {
         prev = cur;
@@ -279,6 +276,15 @@ chain_remove(struct match *m, struct table *t, uint64_t key, uint32_t idx, bool 
     }
     if (s->head == NIL) {
         table_delete(t, s);
+    }
+}
+
+static void
+chain_remove(struct match *m, struct table *t, uint64_t key, uint32_t idx, bool second)
+{
+    struct slot *s = table_find(t, key);
+    if (s) {
+        chain_unlink(m, t, s, idx, second);
     }
 }
 
@@ -598,7 +604,7 @@ link_take(struct match *m, struct mnf *pred, uint64_t key)
     }
     uint32_t idx = s->head;
     uint32_t pkt = m->nodes[idx].ref;
-    chain_remove(m, &pred->links_by_key, key, idx, false);
+    chain_unlink(m, &pred->links_by_key, s, idx, false);
     list_remove(m, &pred->links, idx);
     node_free(m, idx);
     return pkt;
@@ -683,12 +689,13 @@ on_arrival(struct match *m, uint32_t f, uint64_t t, const struct packet_info *pi
  * is 'fhash' (0: any); failing that, the oldest revocable drop. */
 static uint32_t
 chain_pick(const struct match *m, const struct table *t, uint64_t key, bool second,
-           uint64_t fhash)
+           uint64_t fhash, struct slot **ret_slot)
 {
-    const struct slot *s = table_find(t, key);
+    struct slot *s = table_find(t, key);
     if (!s) {
         return NIL;
     }
+    *ret_slot = s;
     uint32_t grace = NIL;
     unsigned walked = 0;
     for (uint32_t c = s->head; c != NIL && walked < CHAIN_WALK_MAX; walked++) {
@@ -735,20 +742,22 @@ on_departure(struct match *m, uint32_t f, uint64_t t, const struct packet_info *
     struct mnf *nf = &m->nfs[f];
     nf->st.out++;
     uint32_t idx = NIL;
+    struct slot *slot = NULL;   /* of 'idx' in nf->t1, for a content NF */
     bool via_mapping = false;
     switch (nf->cfg.cls) {
     case MATCH_CONTENT:
-        idx = chain_pick(m, &nf->t1, pi->content_key, false, 0);
+        idx = chain_pick(m, &nf->t1, pi->content_key, false, 0, &slot);
         break;
     case MATCH_NAT:
-        idx = chain_pick(m, &nf->t1, pi->invariant_key, false, 0);
+        idx = chain_pick(m, &nf->t1, pi->invariant_key, false, 0, &slot);
         if (idx == NIL) {
             /* B.2 option 2: within the learned mapping, without the IP ID. */
             struct natmap_entry *e = natmap_entry(nf, pi->flow_hash);
             uint64_t want = e->out == pi->flow_hash ? e->in : 0;
-            idx = chain_pick(m, &nf->t2, pi->invariant_noid_key, true, want);
+            idx = chain_pick(m, &nf->t2, pi->invariant_noid_key, true, want, &slot);
             via_mapping = idx != NIL && want;
         }
+        slot = NULL;
         break;
     case MATCH_KEYLESS:
         idx = keyless_pick(m, nf, t, pi);
@@ -797,7 +806,11 @@ on_departure(struct match *m, uint32_t f, uint64_t t, const struct packet_info *
                                                                    n->fhash };
     }
     uint32_t pkt = (uint32_t) (h->uid - 1);
-    unindex(m, nf, idx);
+    if (slot) {
+        chain_unlink(m, &nf->t1, slot, idx, false);
+    } else {
+        unindex(m, nf, idx);
+    }
     node_free(m, idx);
     if (nf->has_nf_succ) {
         link_put(m, nf, pi->content_key, t, pkt);

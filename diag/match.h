@@ -36,8 +36,10 @@
  *
  * Memory: the matcher holds only packets in flight (pending arrivals, revocable
  * drops, departures waiting for the next NF's copy), each released after at most
- * TO_f or the link timeout; the hop and packet records it produces (72 + 40 bytes)
- * accumulate until match_finish() hands them over in the trace.
+ * TO_f or the link timeout.  What it produces accumulates until match_finish()
+ * hands it over in the trace: 40 bytes per packet and 72 per hop, the hops of a
+ * packet in slots reserved for the longest path of the graph (a packet lost early
+ * keeps its unused slots until the end, when they are packed).
  *
  * Ownership: match_create() copies its arguments.  match_finish() returns a trace
  * the caller destroys with diag_trace_destroy(); afterwards only match_get_stats()

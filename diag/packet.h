@@ -24,9 +24,11 @@
  * says so (both copies of a packet are cut alike when the snaplens are equal).
  * 32 bytes fit a 128-byte snaplen behind QinQ tags and a TCP header with options.
  *
- * Hashes are XXH64 (implemented here; the same value on every host; the keys hash
- * their fields as 64-bit words).  Parsing
- * never reads outside [frame, frame + caplen), whatever the bytes say.
+ * The keys hash their fields as 64-bit words with a multiply-fold hash in the
+ * manner of wyhash (a few independent 64x64->128-bit multiplies: cheap enough for
+ * every captured frame, and the same value on every host); packet_hash64() is
+ * XXH64 for byte strings.  Parsing never reads outside [frame, frame + caplen),
+ * whatever the bytes say.
  *
  * Pure functions; thread-safe. */
 #ifndef DIAG_PACKET_H
