@@ -77,11 +77,12 @@ struct cls_stats {
     size_t n_nf_names;
     struct acc acc_label;       /* S4b: the at-capacity label counts as naming vpn */
     unsigned labelled_runs;
-    double s6_pairs, s6_order_ok;
+    double s6_pairs, s6_ties, s6_ordered, s6_order_ok;
     double *ratio_err;          /* S6 */
     size_t n_ratio;
     double shaper_top2, shaper_seen;    /* S7: all diagnosed victims */
     double shaper_top2_aff, shaper_seen_aff;    /* S7: affected ones */
+    double shaper_share, shaper_above3;         /* S7: affected ones */
     unsigned windows, false_alarms;     /* S9 */
     double max_share;
     struct acc acc_count;       /* S2/S8 with count weighting */
@@ -199,6 +200,22 @@ rank_of(const struct diag_trace *t, const struct diag_victim *dv,
         }
     }
     return 0;
+}
+
+/* The best rank of a true culprit of 'tv': every fault it is an affected victim
+ * of whose contribution ties with the largest counts as the true culprit. */
+static size_t
+rank_of_truth(const struct join *j, const struct diag_victim *dv,
+              const struct sim_truth_victim *tv)
+{
+    size_t best = 0;
+    for (size_t i = 0; i < j->truth->n_faults; i++) {
+        if ((tv->affected >> i & 1) && tv->contrib[i] >= tv->contrib[tv->top]) {
+            size_t r = rank_of(j->trace, dv, &j->truth->faults[i]);
+            best = r && (!best || r < best) ? r : best;
+        }
+    }
+    return best;
 }
 
 static double
@@ -328,11 +345,19 @@ eval_main(struct cls_stats *c, const struct join *j, const struct diag_report *r
         c->joined++;
         if (s7) {
             size_t r = rank_of_nf(t, dv, "shaper");
+            double sum = 0, mine = 0;
+            for (size_t k = 0; k < dv->n_blame; k++) {
+                const struct diag_blame *b = &dv->blame[k];
+                sum += b->score;
+                mine += b->kind == DIAG_CULPRIT_NF && !strcmp(t->nfs[b->nf].name,
+                                                              "shaper") ? b->score : 0;
+            }
             c->shaper_seen_aff++;
             c->shaper_top2_aff += r == 1 || r == 2;
+            c->shaper_share += sum > 0 ? mine / sum : 0;
+            c->shaper_above3 += (r == 1 || r == 2) && mine >= 1;
         }
-        const struct sim_truth_fault *f = &truth->faults[tv->top];
-        size_t rank = rank_of(t, dv, f);
+        size_t rank = rank_of_truth(j, dv, tv);
         acc_add(&c->acc, rank);
         acc_add(acc_for_nf(c, truth->nf_names[tv->nf]), rank);
         if (s4b) {
@@ -344,9 +369,13 @@ eval_main(struct cls_stats *c, const struct join *j, const struct diag_report *r
             && tv->contrib[0] > 0 && tv->contrib[1] > 0) {
             double s_nat = score_of(t, dv, &truth->faults[0]);
             double s_mon = score_of(t, dv, &truth->faults[1]);
-            bool truth_mon = tv->contrib[1] > tv->contrib[0];
             c->s6_pairs++;
-            c->s6_order_ok += (s_mon > s_nat) == truth_mon;
+            if (tv->contrib[1] == tv->contrib[0]) {
+                c->s6_ties++;           /* either pause alone would not queue it */
+            } else {
+                c->s6_ordered++;
+                c->s6_order_ok += (s_mon > s_nat) == (tv->contrib[1] > tv->contrib[0]);
+            }
             double rt = tv->contrib[1] / tv->contrib[0];
             double err = s_nat > 0 ? fabs((s_mon / s_nat) / rt - 1) : INFINITY;
             if (c->n_ratio < MAX_RATIOS) {
@@ -384,7 +413,7 @@ eval_acc_only(struct acc *a, const struct join *j, const struct diag_report *rep
         const struct diag_victim *dv = diag_report_victim(rep, i);
         const struct sim_truth_victim *tv = join_victim(j, dv);
         if (tv) {
-            acc_add(a, rank_of(j->trace, dv, &j->truth->faults[tv->top]));
+            acc_add(a, rank_of_truth(j, dv, tv));
         }
     }
 }
@@ -680,9 +709,11 @@ print_specials(struct cls_stats *c)
     if (!strcmp(c->name, "S6")) {
         qsort(c->ratio_err, c->n_ratio, sizeof *c->ratio_err, compare_double);
         double med = c->n_ratio ? c->ratio_err[c->n_ratio / 2] : NAN;
-        printf("S6: vpn victims of both pauses: %.0f; order mon/nat as the "
-               "counterfactual: %.1f%%; median ratio error %.1f%%\n", c->s6_pairs,
-               c->s6_pairs > 0 ? 100 * c->s6_order_ok / c->s6_pairs : 0.0, 100 * med);
+        printf("S6: vpn victims of both pauses: %.0f, %.0f with equal contributions; "
+               "order mon/nat as the counterfactual for %.1f%% of the others; median "
+               "ratio error (all) %.1f%%\n", c->s6_pairs, c->s6_ties,
+               c->s6_ordered > 0 ? 100 * c->s6_order_ok / c->s6_ordered : 0.0,
+               100 * med);
     }
     if (!strcmp(c->name, "S7")) {
         printf("S7: shaper ranked 1st or 2nd for %.0f of %.0f affected victims "
@@ -692,6 +723,12 @@ print_specials(struct cls_stats *c)
                                       : 0.0,
                c->shaper_top2, c->shaper_seen,
                c->shaper_seen > 0 ? 100 * c->shaper_top2 / c->shaper_seen : 0.0);
+        if (c->shaper_seen_aff > 0) {
+            printf("S7: among affected victims the shaper's mean share of the blame "
+                   "is %.2f%%; it ranks 1st/2nd with at least 1 packet of blame for "
+                   "%.2f%%\n", 100 * c->shaper_share / c->shaper_seen_aff,
+                   100 * c->shaper_above3 / c->shaper_seen_aff);
+        }
     }
     if (!strcmp(c->name, "S9")) {
         printf("S9: %u windows of 1 s, %u with a culprit above 20%% of the score "

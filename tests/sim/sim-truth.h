@@ -12,8 +12,10 @@
  *     NF, spec A.2) without i, clamped at 0; a burst's own packets contribute all
  *     of their Q(p);
  *   - the *true culprit* of a victim is the fault, among those it is an affected
- *     victim of, with the largest contribution: "nf:<name>" for faults of an NF
- *     (pause, hog, cost, rate), "source" with the burst's 5-tuple for bursts.
+ *     victim of, with the largest contribution (on a tie, each of the tied faults
+ *     is one: two faults that only queue a packet together contribute equally):
+ *     "nf:<name>" for faults of an NF (pause, hog, cost, rate), "source" with the
+ *     burst's 5-tuple for bursts.
  *
  * truth.json (format "vnet-sim-truth/1"), written by sim_truth_write():
  *   {"format", "scenario", "topology", "seed", "scale", "duration_ns", "epoch_ns",
@@ -72,7 +74,7 @@ struct sim_truth_victim {
     uint64_t latency_ns;        /* at 'nf'; 0 if dropped */
     uint32_t affected;          /* bit i: an affected victim of fault i */
     double contrib[SIM_MAX_FAULTS];
-    int top;                    /* the true culprit's fault index */
+    int top;                    /* a true culprit's fault index (the first of ties) */
 };
 
 struct sim_truth_nf {
