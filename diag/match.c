@@ -255,7 +255,8 @@ chain_push(struct match *m, struct table *t, uint64_t key, uint32_t idx, bool se
 
 /* Unlinks node 'idx' from the FIFO of slot 's' (deleting the slot once empty). */
 static void
-chain_unlink(struct match *m, struct table *t, struct slot *s, uint32_t idx, bool second)
+chain_unlink(struct match *m, struct table *t, struct slot *s, uint32_t idx,
+             bool second)
 {
     uint32_t prev = NIL, cur = s->head;
     while (cur != NIL && cur != idx) {
@@ -322,7 +323,7 @@ list_remove(struct match *m, struct list *l, uint32_t idx)
     l->n--;
 }
 
-/* ---- Latency and TO_f ------------------------------------------------------------- */
+/* ---- Latency and TO_f ------------------------------------------------------------ */
 
 static unsigned
 hist_bucket(uint64_t x)
@@ -385,7 +386,7 @@ record_latency(const struct match_config *cfg, struct mnf *nf, uint64_t lat)
     }
 }
 
-/* ---- Creation ------------------------------------------------------------------------ */
+/* ---- Creation -------------------------------------------------------------------- */
 
 /* The most NFs a packet can visit: the longest path of the graph (bounded by the
  * number of NFs should the graph have a cycle). */
@@ -591,7 +592,7 @@ expire(struct match *m, struct mnf *nf, uint64_t now)
     }
 }
 
-/* ---- Arrivals ----------------------------------------------------------------------- */
+/* ---- Arrivals -------------------------------------------------------------------- */
 
 /* Takes the oldest departure from 'pred' with content key 'key'; returns its packet
  * index or NIL. */
@@ -683,7 +684,7 @@ on_arrival(struct match *m, uint32_t f, uint64_t t, const struct packet_info *pi
     }
 }
 
-/* ---- Departures ---------------------------------------------------------------------- */
+/* ---- Departures ------------------------------------------------------------------ */
 
 /* The oldest pending arrival of 'key' in table 't' (chain 'second') whose flow hash
  * is 'fhash' (0: any); failing that, the oldest revocable drop. */
@@ -817,7 +818,7 @@ on_departure(struct match *m, uint32_t f, uint64_t t, const struct packet_info *
     }
 }
 
-/* ---- Feeding ------------------------------------------------------------------------- */
+/* ---- Feeding --------------------------------------------------------------------- */
 
 void
 match_parsed(struct match *m, uint32_t nf, bool out, uint64_t t_ns,
@@ -903,7 +904,7 @@ match_in_flight(const struct match *m)
     return m->live;
 }
 
-/* ---- The end: policy drops and the trace ------------------------------------------- */
+/* ---- The end: policy drops and the trace ----------------------------------------- */
 
 struct flow_count {
     uint64_t arrivals, drops;
@@ -912,7 +913,7 @@ struct flow_count {
 static uint64_t
 flow_at_nf(const struct hop *h)
 {
-    uint64_t k = packet_flow_hash(&h->f_in) ^ ((uint64_t) h->nf * 0x9e3779b97f4a7c15ULL);
+    uint64_t k = packet_flow_hash(&h->f_in) ^ (h->nf * 0x9e3779b97f4a7c15ULL);
     return k ? k : 1;
 }
 
@@ -966,8 +967,8 @@ classify_drops(struct match *m)
             consumed = match_rule_matches(&nf->cfg.rules[r], &h->f_in);
         }
         const struct flow_count *c = &counts[table_find(&flows, flow_at_nf(h))->head];
-        consumed |= (c->arrivals >= m->cfg.consumed_min
-                     && (double) c->drops >= m->cfg.consumed_loss * (double) c->arrivals);
+        double loss = (double) c->drops / (double) c->arrivals;
+        consumed |= c->arrivals >= m->cfg.consumed_min && loss >= m->cfg.consumed_loss;
         if (consumed) {
             h->status = HOP_CONSUMED;
             nf->st.consumed++;

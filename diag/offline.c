@@ -165,8 +165,8 @@ offline_load_with(const char *dir, const struct match_config *cfg_,
         }
         if (s->pkt) {
             if (s->pkt->ts_ns - t0 > MAX_SPAN_NS) {
-                error = vnet_error_create(VNET_ERR_INVALID, "%s: packet %llu: %.0f days "
-                                          "after the first packet of the trace; "
+                error = vnet_error_create(VNET_ERR_INVALID, "%s: packet %llu: %.0f "
+                                          "days after the first packet of the trace; "
                                           "expected a trace of at most %.0f days",
                                           pcap_input_path(s->in),
                                           (unsigned long long)
@@ -223,7 +223,7 @@ offline_load(const char *dir, struct diag_trace **ret)
     return offline_load_with(dir, NULL, ret, NULL);
 }
 
-/* ---- Rendering ---------------------------------------------------------------------- */
+/* ---- Rendering ------------------------------------------------------------------- */
 
 static const char *
 class_name(enum match_class cls)

@@ -45,10 +45,9 @@ pcap_input_open(const char *path, struct pcap_input **ret)
     if (got < 4) {
         bool empty = !got && !ferror(fp);
         fclose(fp);
-        return vnet_error_create(VNET_ERR_INVALID, "%s: %s", path,
-                                 empty ? "empty file (expected a pcap or pcapng capture)"
-                                 : "truncated file header (expected a pcap or pcapng "
-                                   "capture)");
+        return vnet_error_create(VNET_ERR_INVALID, "%s: %s (expected a pcap or pcapng "
+                                 "capture)", path,
+                                 empty ? "empty file" : "truncated file header");
     }
     uint32_t magic = (uint32_t) head[0] | (uint32_t) head[1] << 8
                      | (uint32_t) head[2] << 16 | (uint32_t) head[3] << 24;

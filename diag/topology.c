@@ -62,8 +62,9 @@ static const struct {
 } type_classes[] = {
     { "nat", MATCH_NAT }, { "napt", MATCH_NAT }, { "snat", MATCH_NAT },
     { "dnat", MATCH_NAT }, { "masquerade", MATCH_NAT },
-    { "vpn", MATCH_KEYLESS }, { "ipsec", MATCH_KEYLESS }, { "wireguard", MATCH_KEYLESS },
-    { "tunnel", MATCH_KEYLESS }, { "encap", MATCH_KEYLESS },
+    { "vpn", MATCH_KEYLESS }, { "ipsec", MATCH_KEYLESS },
+    { "wireguard", MATCH_KEYLESS }, { "tunnel", MATCH_KEYLESS },
+    { "encap", MATCH_KEYLESS },
 };
 
 static const char *const class_names[] = {
@@ -165,7 +166,8 @@ parse_rule(struct json_object *obj, const struct jpath *path, struct match_rule 
         }
     }
     const char *keys[2] = { "src", "dst" };
-    uint32_t *addrs[2] = { &r->src, &r->dst }, *masks[2] = { &r->src_mask, &r->dst_mask };
+    uint32_t *addrs[2] = { &r->src, &r->dst };
+    uint32_t *masks[2] = { &r->src_mask, &r->dst_mask };
     for (int i = 0; i < 2; i++) {
         const char *s = NULL;
         if ((error = jv_get_string(obj, path, keys[i], false, &s))) {
@@ -293,7 +295,7 @@ intern_types(struct topology *t)
     }
 }
 
-/* ---- Edges ------------------------------------------------------------------------ */
+/* ---- Edges ----------------------------------------------------------------------- */
 
 struct edge {
     uint32_t from, to;          /* NF ids; NF_SOURCE / NF_EGRESS for the ends */
@@ -728,8 +730,9 @@ topology_load(const char *dir, struct topology **ret)
                  ? vnet_error_create(VNET_ERR_INVALID, "%s: larger than %d bytes", path,
                                      TOPOLOGY_MAX_BYTES)
                  : err == -ENOENT
-                 ? vnet_error_create(VNET_ERR_INVALID, "%s: missing (a trace directory "
-                                     "holds topology.json and the pcaps it names)", path)
+                 ? vnet_error_create(VNET_ERR_INVALID, "%s: missing (a trace "
+                                     "directory holds topology.json and the pcaps it "
+                                     "names)", path)
                  : vnet_error_from_errno(err, "%s", path));
         goto out;
     }

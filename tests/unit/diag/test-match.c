@@ -18,7 +18,7 @@
 #define MS 1000000ULL
 #define NONE UINT64_MAX
 
-/* ---- Frames ------------------------------------------------------------------------ */
+/* ---- Frames ---------------------------------------------------------------------- */
 
 struct pk {
     uint32_t sip, dip;
@@ -74,7 +74,7 @@ mk(uint8_t *f, const struct pk *p)
     return 14 + total;
 }
 
-/* ---- Events ------------------------------------------------------------------------ */
+/* ---- Events ---------------------------------------------------------------------- */
 
 struct ev {
     uint64_t t;
@@ -120,7 +120,7 @@ run(struct match *m, struct evs *e)
     *e = (struct evs) { NULL, 0, 0 };
 }
 
-/* ---- Topologies ------------------------------------------------------------------- */
+/* ---- Topologies ------------------------------------------------------------------ */
 
 struct topo {
     struct match_nf nfs[8];
@@ -215,7 +215,7 @@ check_trace_shape(const struct diag_trace *t)
     assert_int_equal(total, t->n_hops);
 }
 
-/* ---- Tests -------------------------------------------------------------------------- */
+/* ---- Tests ----------------------------------------------------------------------- */
 
 /* Two forwarding NFs: uids carry across the OVS hop although TTL, "checksum" and
  * MACs change at each NF. */
@@ -702,7 +702,8 @@ test_dag_split_merge(void **state)
         assert_int_equal(hop_of(t, p, 0)->nf, 1);
         assert_int_equal(hop_of(t, p, 1)->nf, 2 + i % 2);
         assert_int_equal(hop_of(t, p, 2)->nf, 4);
-        assert_true(hop_of(t, p, 1)->t_dep == 1000 * (uint64_t) i + 40 + 5 * (2 + i % 2));
+        uint64_t fw_dep = 1000 * (uint64_t) i + 40 + 5 * (2 + i % 2);
+        assert_true(hop_of(t, p, 1)->t_dep == fw_dep);
     }
     assert_int_equal(t->nfs[1].n_succs, 2);
     assert_int_equal(t->nfs[4].n_preds, 2);

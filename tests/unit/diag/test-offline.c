@@ -93,7 +93,7 @@ udp_frame(uint8_t *f, uint32_t tag, bool natted, uint8_t ttl)
         ip[12 + i] = (uint8_t) (sip >> (24 - 8 * i));
         ip[16 + i] = (uint8_t) (dip >> (24 - 8 * i));
     }
-    uint16_t sport = natted ? (uint16_t) (40000 + tag % 4) : (uint16_t) (1000 + tag % 4);
+    uint16_t sport = (uint16_t) ((natted ? 40000 : 1000) + tag % 4);
     uint8_t *u = ip + 20;
     u[0] = (uint8_t) (sport >> 8), u[1] = (uint8_t) sport;
     u[2] = 2000 >> 8, u[3] = 2000 & 0xff;
@@ -123,7 +123,8 @@ write_pcap(const char *dir, const char *name, int dlt, int precision,
     for (size_t i = 0; i < n; i++) {
         uint8_t f[256];
         size_t len = udp_frame(f, r[i].tag, r[i].natted, r[i].ttl);
-        struct pcap_pkthdr h = { .caplen = (bpf_u_int32) len, .len = (bpf_u_int32) len };
+        struct pcap_pkthdr h = { .caplen = (bpf_u_int32) len,
+                                 .len = (bpf_u_int32) len };
         h.ts.tv_sec = (time_t) (r[i].ts / 1000000000u);
         uint64_t frac = r[i].ts % 1000000000u;
         h.ts.tv_usec = (suseconds_t) (precision == PCAP_TSTAMP_PRECISION_NANO ? frac
@@ -312,7 +313,8 @@ test_nanosecond_chain(void **state)
                                                     "fw");
     assert_non_null(fw);
     assert_int_equal(json_object_get_int(json_object_object_get(fw, "in")), 200);
-    assert_true(json_object_get_double(json_object_object_get(fw, "match_rate")) == 1.0);
+    struct json_object *rate = json_object_object_get(fw, "match_rate");
+    assert_true(json_object_get_double(rate) == 1.0);
     assert_int_equal(json_object_get_int(json_object_object_get(
                          json_object_object_get(fw, "drops"), "internal")), 1);
     assert_string_equal(json_object_get_string(json_object_object_get(
@@ -322,7 +324,8 @@ test_nanosecond_chain(void **state)
     json_object_put(j);
     char *text = offline_summary_to_text(sum);
     assert_non_null(strstr(text, "200 packets, 399 hops"));
-    assert_non_null(strstr(text, "  fw           forward        200        199  100.00%"));
+    assert_non_null(strstr(text, "  fw           forward        200        199  "
+                           "100.00%"));
     free(text);
     offline_summary_destroy(sum);
     diag_trace_destroy(t);
@@ -428,8 +431,8 @@ test_bad_topologies(void **state)
     /* nat is in the graph but has no captures. */
     write_text(fx->dir, "topology.json", "{\"nfs\": [{\"name\": \"fw\"}, {\"name\": "
                "\"nat\"}], \"edges\": [[\"ingress\", \"fw\"], [\"fw\", \"nat\"], "
-               "[\"nat\", \"egress\"]], \"captures\": {\"fw\": {\"in\": \"fw.in.pcap\", "
-               "\"out\": \"fw.out.pcap\"}}}");
+               "[\"nat\", \"egress\"]], \"captures\": {\"fw\": {\"in\": "
+               "\"fw.in.pcap\", \"out\": \"fw.out.pcap\"}}}");
     expect_load_error(fx->dir, "%s/topology.json: $.captures: no capture files for NF "
                       "\"nat\"; expected \"nat\": {\"in\": FILE, \"out\": FILE}",
                       fx->dir);
@@ -442,11 +445,11 @@ test_bad_topologies(void **state)
                       "expected an NF name from $.nfs", fx->dir);
     write_text(fx->dir, "topology.json", "{\"nfs\": [{\"name\": \"fw\"}, {\"name\": "
                "\"nat\"}], \"edges\": [[\"ingress\", \"fw\"], [\"fw\", \"nat\"], "
-               "[\"nat\", \"fw\"], [\"nat\", \"egress\"]], \"captures\": {\"fw\": {\"in\":"
-               " \"fw.in.pcap\", \"out\": \"fw.out.pcap\"}, \"nat\": {\"in\": "
+               "[\"nat\", \"fw\"], [\"nat\", \"egress\"]], \"captures\": {\"fw\": "
+               "{\"in\": \"fw.in.pcap\", \"out\": \"fw.out.pcap\"}, \"nat\": {\"in\": "
                "\"nat.in.pcap\", \"out\": \"nat.out.pcap\"}}}");
-    expect_load_error(fx->dir, "%s/topology.json: $.edges: the graph has a cycle (fw -> "
-                      "nat -> fw); expected a DAG", fx->dir);
+    expect_load_error(fx->dir, "%s/topology.json: $.edges: the graph has a cycle "
+                      "(fw -> nat -> fw); expected a DAG", fx->dir);
     write_text(fx->dir, "topology.json", "{\"nfs\": [{\"name\": \"fw\", \"peak_pps\": "
                "0}]}");
     expect_load_error(fx->dir, "%s/topology.json: $.nfs[0].peak_pps: expected a peak "
@@ -499,7 +502,8 @@ test_empty_output_capture(void **state)
 {
     struct fixture *fx = *state;
     write_scenario(fx->dir, &small);
-    write_pcap(fx->dir, "nat.out.pcap", DLT_EN10MB, PCAP_TSTAMP_PRECISION_NANO, NULL, 0);
+    write_pcap(fx->dir, "nat.out.pcap", DLT_EN10MB, PCAP_TSTAMP_PRECISION_NANO, NULL,
+               0);
     struct offline_summary *sum;
     struct diag_trace *t = load_ok(fx->dir, &sum);
     assert_int_equal(t->n_pkts, 10);

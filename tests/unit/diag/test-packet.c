@@ -195,7 +195,8 @@ test_vlan_and_qinq(void **state)
 static void
 test_keys_ignore_forwarding_changes(void **state)
 {
-    struct spec base = { .ip_id = 9, .seq = 5, .ack = 6, .plen = 50, .payload_seed = 3 };
+    struct spec base = { .ip_id = 9, .seq = 5, .ack = 6, .plen = 50,
+                         .payload_seed = 3 };
     struct packet_info a = parse_spec(&base);
     struct spec variants[6];
     for (size_t i = 0; i < VNET_ARRAY_SIZE(variants); i++) {
@@ -231,7 +232,8 @@ test_keys_ignore_forwarding_changes(void **state)
 static void
 test_keys_distinguish(void **state)
 {
-    struct spec base = { .ip_id = 9, .seq = 5, .ack = 6, .plen = 50, .payload_seed = 3 };
+    struct spec base = { .ip_id = 9, .seq = 5, .ack = 6, .plen = 50,
+                         .payload_seed = 3 };
     struct packet_info a = parse_spec(&base);
     struct spec s;
 

@@ -346,8 +346,8 @@ test_bad_files(void **state)
     const struct pcap_input_pkt *p;
     struct vnet_error *error = pcap_input_next(in, &p);
     assert_non_null(error);
-    want = vnet_xasprintf("%s: packet 1: corrupt record: 60 bytes captured of a 50-byte "
-                          "packet", path);
+    want = vnet_xasprintf("%s: packet 1: corrupt record: 60 bytes captured of a "
+                          "50-byte packet", path);
     assert_string_equal(error->message, want);
     free(want);
     vnet_error_destroy(error);

@@ -17,11 +17,13 @@
 #include "lib/error.h"
 #include "lib/util.h"
 
-#define CAPS3 "\"captures\": {\"fw\": {\"in\": \"fw.in.pcap\", \"out\": \"fw.out.pcap\"}, " \
-    "\"nat\": {\"in\": \"nat.in.pcap\", \"out\": \"nat.out.pcap\"}, "                    \
+#define CAPS3                                                                   \
+    "\"captures\": {\"fw\": {\"in\": \"fw.in.pcap\", \"out\": \"fw.out.pcap\"}, "     \
+    "\"nat\": {\"in\": \"nat.in.pcap\", \"out\": \"nat.out.pcap\"}, "                 \
     "\"vpn\": {\"in\": \"vpn.in.pcap\", \"out\": \"vpn.out.pcap\"}}"
 #define NFS3 "\"nfs\": [{\"name\": \"fw\"}, {\"name\": \"nat\"}, {\"name\": \"vpn\"}]"
-#define CHAIN3 "\"edges\": [[\"ingress\", \"fw\"], [\"fw\", \"nat\"], [\"nat\", \"vpn\"], " \
+#define CHAIN3                                                                  \
+    "\"edges\": [[\"ingress\", \"fw\"], [\"fw\", \"nat\"], [\"nat\", \"vpn\"], "   \
     "[\"vpn\", \"egress\"]]"
 
 static const char good[] =
@@ -219,9 +221,10 @@ test_bad_edges(void **state)
     expect_error("{" NFS3 ", \"edges\": [[\"fw\", \"fw\"]], " CAPS3 "}",
                  "$.edges[0]: an edge from \"fw\" to itself makes a cycle");
     expect_error("{" NFS3 ", \"edges\": [[\"ingress\", \"egress\"]], " CAPS3 "}",
-                 "$.edges[0]: an edge from ingress straight to egress bypasses every NF");
-    expect_error("{" NFS3 ", \"edges\": [[\"ingress\", \"fw\"], [\"ingress\", \"fw\"]], "
-                 CAPS3 "}", "$.edges[1]: duplicate of $.edges[0]");
+                 "$.edges[0]: an edge from ingress straight to egress bypasses "
+                 "every NF");
+    expect_error("{" NFS3 ", \"edges\": [[\"ingress\", \"fw\"], [\"ingress\", "
+                 "\"fw\"]], " CAPS3 "}", "$.edges[1]: duplicate of $.edges[0]");
     expect_error("{" NFS3 ", \"edges\": [[\"ingress\", \"fw\"], [\"fw\", \"egress\"], "
                  "[\"nat\", \"egress\"]], " CAPS3 "}",
                  "$.nfs[2]: NF \"vpn\" is in no edge of $.edges; expected it on a path "
@@ -232,9 +235,9 @@ test_bad_edges(void **state)
                  "}", "$.edges: the graph has a cycle (fw -> nat -> vpn -> fw); "
                  "expected a DAG");
     expect_error("{" NFS3 ", \"edges\": [[\"ingress\", \"fw\"], [\"fw\", \"egress\"], "
-                 "[\"nat\", \"vpn\"], [\"vpn\", \"nat\"], [\"vpn\", \"egress\"]], " CAPS3
-                 "}", "$.edges: the graph has a cycle (nat -> vpn -> nat); expected a "
-                 "DAG");
+                 "[\"nat\", \"vpn\"], [\"vpn\", \"nat\"], [\"vpn\", \"egress\"]], "
+                 CAPS3 "}", "$.edges: the graph has a cycle (nat -> vpn -> nat); "
+                 "expected a DAG");
     expect_error("{" NFS3 ", \"edges\": [[\"ingress\", \"fw\"], [\"fw\", \"egress\"], "
                  "[\"nat\", \"vpn\"], [\"vpn\", \"egress\"]], " CAPS3 "}",
                  "$.edges: NF \"nat\" cannot be reached from ingress");
@@ -250,8 +253,8 @@ test_bad_captures(void **state)
     expect_error("{" NFS3 ", " CHAIN3 ", \"captures\": []}",
                  "$.captures: expected an object {\"<nf>\": {\"in\": FILE, \"out\": "
                  "FILE}, ...}, got an array of 0");
-    expect_error("{" NFS3 ", " CHAIN3 ", \"captures\": {\"fw\": {\"in\": \"a\", \"out\":"
-                 " \"b\"}, \"vpn\": {\"in\": \"c\", \"out\": \"d\"}}}",
+    expect_error("{" NFS3 ", " CHAIN3 ", \"captures\": {\"fw\": {\"in\": \"a\", "
+                 "\"out\": \"b\"}, \"vpn\": {\"in\": \"c\", \"out\": \"d\"}}}",
                  "$.captures: no capture files for NF \"nat\"; expected \"nat\": "
                  "{\"in\": FILE, \"out\": FILE}");
     expect_error("{" NFS3 ", " CHAIN3 ", \"captures\": {\"ids\": {\"in\": \"a\", "
@@ -283,7 +286,7 @@ test_bad_captures(void **state)
                  "$.captures.fw.out: expected a file other than \"in\"'s, got \"a\"");
 }
 
-/* ---- Files on disk ---------------------------------------------------------------- */
+/* ---- Files on disk --------------------------------------------------------------- */
 
 struct fixture {
     char dir[64];
@@ -364,9 +367,9 @@ static void
 test_files(void **state)
 {
     struct fixture *fx = *state;
-    static const char text[] = "{\"nfs\": [{\"name\": \"fw\"}], \"edges\": [[\"ingress\","
-        " \"fw\"], [\"fw\", \"egress\"]], \"captures\": {\"fw\": {\"in\": \"fw.in.pcap\","
-        " \"out\": \"fw.out.pcap\"}}}";
+    static const char text[] = "{\"nfs\": [{\"name\": \"fw\"}], \"edges\": "
+        "[[\"ingress\", \"fw\"], [\"fw\", \"egress\"]], \"captures\": {\"fw\": "
+        "{\"in\": \"fw.in.pcap\", \"out\": \"fw.out.pcap\"}}}";
     char *msg, *want;
 
     msg = load_error(fx->dir);
@@ -390,8 +393,8 @@ test_files(void **state)
 
     write_file(fx->dir, "topology.json", text);
     msg = load_error(fx->dir);
-    want = vnet_xasprintf("%s/topology.json: $.captures.fw.in: file \"fw.in.pcap\" does "
-                          "not exist in %s", fx->dir, fx->dir);
+    want = vnet_xasprintf("%s/topology.json: $.captures.fw.in: file \"fw.in.pcap\" "
+                          "does not exist in %s", fx->dir, fx->dir);
     assert_string_equal(msg, want);
     free(msg), free(want);
 
