@@ -1,0 +1,24 @@
+/* ctl-diagnose.h -- 'vnetctl diagnose': ranked root causes of an NF chain's
+ * performance problems.
+ *
+ * `vnetctl diagnose --offline DIR [--json] [--report FILE]` needs no daemon: it
+ * loads the trace directory DIR (diag/offline.h: topology.json and the pcaps it
+ * names), runs Microscope over it (diag/microscope.h, default configuration) and
+ * prints the report as text, or with --json as the report's JSON object plus an
+ * "input" member (diag/offline.h: what was read and how well it matched);
+ * --report FILE also writes that JSON object to FILE.  Live diagnosis of a CHAIN
+ * needs the Monitoring VNet and is not handled here yet.
+ *
+ * Exit codes: 0 with a report, 1 for usage errors and bad input (the message names
+ * the file and the problem), 2 if the diagnosis itself failed. */
+#ifndef VNETD_CTL_DIAGNOSE_H
+#define VNETD_CTL_DIAGNOSE_H 1
+
+#include "vnetd/ctl-commands.h"
+
+/* The command's options: offline DIR, window DURATION, report FILE. */
+extern const struct ctl_option ctl_diagnose_options[];
+
+int ctl_cmd_diagnose(struct ctl_context *);
+
+#endif
