@@ -28,7 +28,8 @@
  *    or 0..255, addresses are "a.b.c.d" or "a.b.c.d/len", ports N or "lo-hi";
  *    every member is optional.
  *  - "edges" make a DAG from ingress to egress: every NF reachable from ingress and
- *    reaching egress, no cycles, no duplicates.
+ *    reaching egress, no cycles, no duplicates (["ingress", "egress"], traffic
+ *    that passes no captured NF, is accepted and plays no part).
  *  - "captures" names, for every NF and only for those, the pcap/pcapng files of
  *    the packets it received ("in") and sent ("out"): file names relative to DIR
  *    that stay inside it, and exist.

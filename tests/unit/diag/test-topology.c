@@ -139,6 +139,17 @@ test_good(void **state)
     gre.sport = 2001;
     assert_false(match_rule_matches(&r[1], &gre));
 
+    topology_destroy(t);
+
+    /* Traffic bypassing every captured NF (a contracted monitor dump). */
+    t = parse_ok("{" NFS3 ", \"edges\": [[\"ingress\", \"fw\"], [\"fw\", \"nat\"], "
+                 "[\"nat\", \"vpn\"], [\"vpn\", \"egress\"], [\"ingress\", "
+                 "\"egress\"]], " CAPS3 "}");
+    assert_int_equal(t->nfs[1].n_preds, 1);
+    assert_int_equal(t->nfs[3].n_succs, 1);
+    topology_destroy(t);
+    t = parse_ok(good);
+
     /* The matcher's view. */
     struct match_nf m[5];
     topology_to_match(t, m);
@@ -221,8 +232,8 @@ test_bad_edges(void **state)
     expect_error("{" NFS3 ", \"edges\": [[\"fw\", \"fw\"]], " CAPS3 "}",
                  "$.edges[0]: an edge from \"fw\" to itself makes a cycle");
     expect_error("{" NFS3 ", \"edges\": [[\"ingress\", \"egress\"]], " CAPS3 "}",
-                 "$.edges[0]: an edge from ingress straight to egress bypasses "
-                 "every NF");
+                 "$.nfs[0]: NF \"fw\" is in no edge of $.edges; expected it on a path "
+                 "from ingress to egress");
     expect_error("{" NFS3 ", \"edges\": [[\"ingress\", \"fw\"], [\"ingress\", "
                  "\"fw\"]], " CAPS3 "}", "$.edges[1]: duplicate of $.edges[0]");
     expect_error("{" NFS3 ", \"edges\": [[\"ingress\", \"fw\"], [\"fw\", \"egress\"], "
