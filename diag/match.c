@@ -90,6 +90,7 @@ struct natmap_entry {
 
 struct mnf {
     char *name;
+    uint32_t depth;             /* NFs on the longest path from ingress to it */
     struct match_nf cfg;        /* arrays owned by the matcher */
     bool has_nf_succ, has_source_pred;
     bool fifo, warm;
@@ -388,10 +389,11 @@ record_latency(const struct match_config *cfg, struct mnf *nf, uint64_t lat)
 
 /* ---- Creation -------------------------------------------------------------------- */
 
-/* The most NFs a packet can visit: the longest path of the graph (bounded by the
- * number of NFs should the graph have a cycle). */
+/* Sets each NF's depth and returns the most NFs a packet can visit: the longest
+ * path of the graph (bounded by the number of NFs should the graph have a
+ * cycle). */
 static uint32_t
-longest_path(const struct match *m)
+longest_path(struct match *m)
 {
     size_t n = m->n_nfs;
     uint32_t *depth = vnet_xcalloc(n, sizeof *depth);
@@ -414,6 +416,9 @@ longest_path(const struct match *m)
         if (!changed) {
             break;
         }
+    }
+    for (size_t f = 1; f < n; f++) {
+        m->nfs[f].depth = depth[f];
     }
     free(depth);
     return longest;
@@ -871,6 +876,13 @@ match_advance(struct match *m, uint64_t now_ns)
     for (size_t f = 1; f < m->n_nfs; f++) {
         expire(m, &m->nfs[f], m->now);
     }
+}
+
+uint32_t
+match_tie_rank(const struct match *m, uint32_t nf, bool out)
+{
+    uint32_t depth = nf != NF_SOURCE && nf < m->n_nfs ? m->nfs[nf].depth : 0;
+    return depth * 2 + out;
 }
 
 void

@@ -131,14 +131,22 @@ struct match *match_create(const struct match_config *, const struct match_nf *n
 void match_destroy(struct match *);
 
 /* Feeds one captured frame ('caplen' bytes at 'frame') that entered ('out' false)
- * or left ('out' true) NF 'nf' at time 't_ns'.  Frames must come in time order;
- * at equal times, an NF's departures before its successors' arrivals and its own
- * arrivals before its departures. */
+ * or left ('out' true) NF 'nf' at time 't_ns'.  Frames must come in time order,
+ * and at equal times by match_tie_rank(): an NF's arrivals before its departures,
+ * its departures before its successors' arrivals.  (A live feeder merging several
+ * capture rings should hold frames back a little to merge them in this order: an
+ * arrival processed before the departure upstream it copies starts a new packet.) */
 void match_packet(struct match *, uint32_t nf, bool out, uint64_t t_ns,
                   const uint8_t *frame, size_t caplen);
-/* The same for a frame already parsed with packet_parse(). */
+
+/* The same as match_packet() for a frame already parsed with packet_parse() (all
+ * keys) or packet_parse_keys() (PACKET_KEY_INVARIANT needed at NATs). */
 void match_parsed(struct match *, uint32_t nf, bool out, uint64_t t_ns,
                   const struct packet_info *);
+
+/* The order of frames with equal timestamps: lower ranks first (2 x the NF's
+ * depth in the graph, + 1 for departures). */
+uint32_t match_tie_rank(const struct match *, uint32_t nf, bool out);
 
 /* Declares that time has reached 'now_ns' although no packet came: expires
  * timeouts (call it regularly when feeding live). */

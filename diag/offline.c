@@ -17,7 +17,7 @@ struct stream {
     const struct pcap_input_pkt *pkt;   /* the next packet, NULL at the end */
     uint32_t nf;
     bool out;
-    uint32_t rank;              /* tie order: topological position, in before out */
+    uint32_t rank;              /* order at equal times: match_tie_rank() */
 };
 
 /* A binary min-heap of streams by key: (timestamp - t0) << RANK_BITS | rank, so
@@ -77,12 +77,9 @@ offline_summary_destroy(struct offline_summary *s)
 }
 
 static struct vnet_error *
-open_streams(const struct topology *topo, struct stream *streams)
+open_streams(const struct topology *topo, const struct match *m,
+             struct stream *streams)
 {
-    uint32_t *pos = vnet_xcalloc(topo->n_nfs, sizeof *pos);
-    for (size_t k = 0; k + 1 < topo->n_nfs; k++) {
-        pos[topo->order[k]] = (uint32_t) k;
-    }
     struct vnet_error *error = NULL;
     for (size_t f = 1; f < topo->n_nfs && !error; f++) {
         for (int dir = 0; dir < 2 && !error; dir++) {
@@ -90,7 +87,7 @@ open_streams(const struct topology *topo, struct stream *streams)
             const char *path = dir ? topo->nfs[f].out_path : topo->nfs[f].in_path;
             s->nf = (uint32_t) f;
             s->out = dir;
-            s->rank = pos[f] * 2 + (uint32_t) dir;
+            s->rank = match_tie_rank(m, (uint32_t) f, dir);
             if ((error = pcap_input_open(path, &s->in))
                 || (error = pcap_input_next(s->in, &s->pkt))) {
                 break;
@@ -103,7 +100,6 @@ open_streams(const struct topology *topo, struct stream *streams)
             }
         }
     }
-    free(pos);
     return error;
 }
 
@@ -137,11 +133,11 @@ offline_load_with(const char *dir, const struct match_config *cfg_,
     struct match *m = NULL;
     uint64_t frames = 0, t_last = 0;
 
-    if ((error = open_streams(topo, streams))) {
-        goto out;
-    }
     topology_to_match(topo, mnfs);
     m = match_create(&cfg, mnfs, topo->n_nfs);
+    if ((error = open_streams(topo, m, streams))) {
+        goto out;
+    }
     uint64_t t0 = UINT64_MAX;
     for (uint32_t i = 0; i < n_streams; i++) {
         if (streams[i].pkt) {

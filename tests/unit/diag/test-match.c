@@ -680,6 +680,10 @@ test_dag_split_merge(void **state)
     topo_edge(&tp, 3, 4);
     topo_edge(&tp, 4, NF_EGRESS);
     struct match *m = create(&tp);
+    assert_int_equal(match_tie_rank(m, 1, false), 2);
+    assert_int_equal(match_tie_rank(m, 1, true), 3);
+    assert_int_equal(match_tie_rank(m, 2, true), match_tie_rank(m, 3, true));
+    assert_int_equal(match_tie_rank(m, 4, false), 6);
     struct evs e = { NULL, 0, 0 };
     for (uint32_t i = 0; i < 40; i++) {
         struct pk p = pk(i);
