@@ -453,8 +453,9 @@ eval_windows(struct cls_stats *c, const struct join *j, const struct diag_report
     if (!t->n_pkts) {
         return;
     }
+    /* Windows at least 99% inside the capture (the last ingress ends it). */
     uint64_t span = t->pkts[t->n_pkts - 1].t_ingress - t->t_start;
-    uint64_t n_win = span / 1000000000u;
+    uint64_t n_win = (span + 10000000u) / 1000000000u;
     uint64_t *win = vnet_xmalloc(VNET_MAX(n, 1) * sizeof *win);
     for (size_t i = 0; i < n; i++) {
         uint64_t at = victim_time(j, diag_report_victim(rep, i));
