@@ -1005,26 +1005,35 @@ compare_pkts(const void *a_, const void *b_)
     return a->uid < b->uid ? -1 : a->uid > b->uid;
 }
 
-/* Packs each packet's hop slots together (they are in path order already). */
+/* Packs each packet's hop slots together (they are in path order already), in
+ * the order of the packets sorted by ingress time.  Packets are created in time
+ * order when frames come in time order: then the packing is in place. */
 static void
 group_hops(struct match *m)
 {
-    size_t off = 0;
-    for (size_t p = 0; p < m->n_pkts; p++) {
-        uint32_t cnt = m->pkts[p].hop_cnt;
-        size_t src = p * m->path_max;
-        if (src != off) {
-            memmove(&m->hops[off], &m->hops[src], cnt * sizeof *m->hops);
-        }
-        m->pkts[p].hop_off = (uint32_t) off;
-        off += cnt;
-    }
     bool sorted = true;
     for (size_t p = 1; p < m->n_pkts && sorted; p++) {
         sorted = m->pkts[p - 1].t_ingress <= m->pkts[p].t_ingress;
     }
+    struct hop *dst = m->hops;
     if (!sorted) {
         qsort(m->pkts, m->n_pkts, sizeof *m->pkts, compare_pkts);
+        dst = vnet_xmalloc(VNET_MAX(m->n_hops, (size_t) 1) * sizeof *dst);
+    }
+    size_t off = 0;
+    for (size_t p = 0; p < m->n_pkts; p++) {
+        uint32_t cnt = m->pkts[p].hop_cnt;
+        size_t src = (m->pkts[p].uid - 1) * m->path_max;
+        if (dst != m->hops || src != off) {
+            memmove(&dst[off], &m->hops[src], cnt * sizeof *m->hops);
+        }
+        m->pkts[p].hop_off = (uint32_t) off;
+        off += cnt;
+    }
+    if (dst != m->hops) {
+        free(m->hops);
+        m->hops = dst;
+        m->cap_hops = VNET_MAX(m->n_hops, (size_t) 1);
     }
 }
 

@@ -890,6 +890,83 @@ test_bounded_memory(void **state)
     match_destroy(m);
 }
 
+static uint64_t
+next_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Garbage: random frames (mostly parseable, keys colliding often), NF ids out of
+ * range, time going backwards.  Nothing may crash (ASan), and the trace must stay
+ * well formed. */
+static void
+test_garbage_stream(void **state)
+{
+    enum match_class cls[] = { MATCH_CONTENT, MATCH_NAT, MATCH_KEYLESS };
+    struct topo tp;
+    topo_chain(&tp, cls, 3);
+    tp.nfs[1].qcap = 4;
+    tp.nfs[2].fifo = false;
+    struct match *m = create(&tp);
+    uint64_t seed = 42, t = 0;
+    for (int i = 0; i < 200000; i++) {
+        uint64_t r = next_rand(&seed);
+        t += r % 3000;
+        if (r % 97 == 0) {
+            t -= VNET_MIN(t, (uint64_t) 5000);
+        }
+        struct pk p = pk((uint32_t) (r >> 40) % 64);
+        p.sport = (uint16_t) (r >> 20) % 4;
+        p.ip_id = (uint16_t) ((r >> 30) % 8);
+        p.sip = r % 5 == 0 ? 0xc6336401 : p.sip;
+        p.plen = (uint16_t) ((r >> 50) % 200);
+        p.arp = r % 101 == 0;
+        uint8_t f[2048];
+        size_t len = mk(f, &p);
+        if (r % 13 == 0) {
+            f[14 + (r >> 8) % 20] ^= (uint8_t) (r >> 16);
+        }
+        size_t cut = r % 7 == 0 ? (r >> 33) % (len + 1) : len;
+        uint32_t nf = (uint32_t) ((r >> 12) % 5);            /* 0 and 4 are invalid */
+        match_packet(m, nf, (r >> 3) & 1, t, f, cut);
+        if (r % 1000 == 0) {
+            match_advance(m, t);
+        }
+    }
+    struct diag_trace *tr = match_finish(m, t);
+    assert_true(tr->n_pkts > 0);
+    size_t total = 0;
+    for (size_t i = 0; i < tr->n_pkts; i++) {
+        const struct pkt *p = &tr->pkts[i];
+        assert_true(p->hop_cnt >= 1 && p->hop_cnt <= 3);
+        assert_int_equal(p->hop_off, total);
+        total += p->hop_cnt;
+        if (i) {
+            assert_true(tr->pkts[i - 1].t_ingress <= p->t_ingress);
+        }
+        for (uint32_t k = 0; k < p->hop_cnt; k++) {
+            const struct hop *h = &tr->hops[p->hop_off + k];
+            assert_true(h->uid == p->uid);
+            assert_true(h->nf >= 1 && h->nf <= 3);
+            assert_true(h->status <= HOP_CONSUMED);
+            assert_true(h->t_dep == NONE || h->t_dep >= h->t_arr);
+        }
+    }
+    assert_int_equal(total, tr->n_hops);
+    for (uint32_t f = 1; f <= 3; f++) {
+        struct match_stats st;
+        match_get_stats(m, f, &st);
+        assert_true(st.matched <= st.out);
+        assert_true(st.matched + st.warmup_out + st.unmatched_out == st.out);
+        assert_int_equal(tr->acct[f].in_pkts, st.in);
+    }
+    diag_trace_destroy(tr);
+    match_destroy(m);
+}
+
 int
 main(void)
 {
@@ -908,6 +985,7 @@ main(void)
         cmocka_unit_test(test_orphans_and_non_ip),
         cmocka_unit_test(test_timeout_follows_latency),
         cmocka_unit_test(test_bounded_memory),
+        cmocka_unit_test(test_garbage_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
