@@ -10,7 +10,10 @@
  * needs the Monitoring VNet and is not handled here yet.
  *
  * Exit codes: 0 with a report, 1 for usage errors and bad input (the message names
- * the file and the problem), 2 if the diagnosis itself failed. */
+ * the file and the problem), 2 if the diagnosis itself failed.
+ *
+ * Ownership: nothing outlives the call; output goes to ctx->out, errors to
+ * ctx->err.  Thread-safety: no shared state. */
 #ifndef VNETD_CTL_DIAGNOSE_H
 #define VNETD_CTL_DIAGNOSE_H 1
 
