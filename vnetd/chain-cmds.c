@@ -15,6 +15,8 @@
 #include "lib/util.h"
 #include "vnetd/chain-runtime.h"
 #include "vnetd/control.h"
+#include "vnetd/counters.h"
+#include "diag/perfsight.h"
 #include "vnetd/registry.h"
 #include "vnetd/vnetd.h"
 
@@ -376,6 +378,45 @@ cmd_chain_unmirror(struct control_request *req, struct json_object *params, void
     chain_runtime_hold(d->runtime, e, CHAIN_OP_UNMIRROR, req);
 }
 
+/* PerfSight over the counters the agent sampled. */
+static void
+cmd_counters_diagnose(struct control_request *req, struct json_object *params, void *aux)
+{
+    struct vnetd *d = aux;
+    struct chain_entry *e = find_or_fail(d, req, param_string(params, "name", ""));
+    if (!e || !need_runtime(d, req)) {
+        return;
+    }
+    struct json_object *w;
+    double window = 1.0;
+    if (json_object_object_get_ex(params, "window", &w)) {
+        window = json_object_get_double(w);
+        if (!(window >= 0.1 && window <= 12)) {
+            control_request_fail(req, vnet_error_create(
+                                     VNET_ERR_INVALID, "params.window: expected "
+                                     "0.1..12 seconds, got %g", window));
+            return;
+        }
+    }
+    struct perfsight_report *report;
+    struct vnet_error *error = counters_diagnose(chain_runtime_counters(d->runtime),
+                                                 e->name, (uint64_t) (window * 1e9),
+                                                 &report);
+    if (error) {
+        control_request_fail(req, error);
+        return;
+    }
+    struct json_object *r = perfsight_report_to_json(report);
+    perfsight_report_destroy(report);
+    control_request_reply(req, r);
+}
+
+static const struct control_param counters_params[] = {
+    { "name", CP_NAME, true },
+    { "window", CP_NUMBER, false },
+    { NULL, 0, false },
+};
+
 static const struct control_param mirror_params[] = {
     { "name", CP_NAME, true },
     { "nodes", CP_ARRAY, false },
@@ -416,6 +457,8 @@ static const struct control_command chain_commands[] = {
       "[cpus] [memory]", false, mirror_params, cmd_chain_mirror },
     { "chain/unmirror", "remove the chain's Monitoring VNet: name=CHAIN", false,
       name_params, cmd_chain_unmirror },
+    { "counters/diagnose", "PerfSight over the sampled counters: name=CHAIN "
+      "[window=SECONDS]", true, counters_params, cmd_counters_diagnose },
     { NULL, NULL, false, NULL, NULL },
 };
 

@@ -16,6 +16,7 @@
 #include "lib/util.h"
 #include "vnetd/chain-plan.h"
 #include "vnetd/control.h"
+#include "vnetd/counters.h"
 #include "vnetd/domain-xml.h"
 #include "vnetd/libvirt-adapter.h"
 #include "vnetd/ovs-adapter.h"
@@ -44,6 +45,7 @@ struct chain_runtime {
     unsigned int op_timeout_s;
     struct libvirt_adapter *lv;
     struct ovs_adapter *ovs;
+    struct counters *counters;
     bool dirty;
     struct held_op *ops;
     size_t n_ops;
@@ -97,6 +99,7 @@ chain_runtime_create(struct vnetd *d, const struct chain_runtime_config *cfg)
     rt->op_timeout_s = cfg->op_timeout_s ? cfg->op_timeout_s : 120;
     rt->lv = libvirt_adapter_create(cfg->libvirt_uri, d->registry.instance);
     rt->ovs = ovs_adapter_create(cfg->ovs_db, cfg->ovs_rundir, d->registry.instance);
+    rt->counters = counters_create(rt->ovs);
     rt->dirty = true;
     VNLOG_INFO("libvirt '%s', OVS '%s' (datapath %s)", rt->libvirt_uri, rt->ovs_db,
                rt->datapath);
@@ -121,6 +124,7 @@ chain_runtime_destroy(struct chain_runtime *rt)
     if (!rt) {
         return;
     }
+    counters_destroy(rt->counters);
     libvirt_adapter_destroy(rt->lv);
     ovs_adapter_destroy(rt->ovs);
     free_plans(rt);
@@ -386,6 +390,34 @@ push_desired(struct chain_runtime *rt)
     libvirt_adapter_set_desired(rt->lv, doms, n_lv);
     ovs_adapter_set_desired(rt->ovs, bridges, n_bridges, ports, n_ports, sets, n_sets,
                             mirrors, n_mirrors);
+
+    /* What the counters agent samples: every NIC of every NF and endpoint. */
+    struct counters_target *targets = vnet_xcalloc(n_nics + 1, sizeof *targets);
+    char **names = vnet_xcalloc(n_nics + 1, sizeof *names);
+    size_t n_targets = 0;
+    for (size_t i = 0; i < rt->n_plans; i++) {
+        const struct chain_plan *p = rt->plans[i].plan;
+        for (size_t v = 0; v < p->n_vnodes; v++) {
+            const struct vnode_plan *vn = &p->vnodes[v];
+            if (vn->role == VNODE_ROLE_MONITOR) {
+                continue;
+            }
+            for (size_t n = 0; n < vn->n_nics; n++) {
+                names[n_targets] = vnet_xasprintf("%s%s", vn->node, vn->side ? "-b" : "");
+                targets[n_targets] = (struct counters_target) {
+                    p->chain, p->bridge, names[n_targets], vn->domain, vn->cpus,
+                    vn->nics[n].ifname, vn->nics[n].ofport,
+                };
+                n_targets++;
+            }
+        }
+    }
+    counters_set_targets(rt->counters, targets, n_targets);
+    for (size_t i = 0; i < n_targets; i++) {
+        free(names[i]);
+    }
+    free(names);
+    free(targets);
 
     for (size_t i = 0; i < k; i++) {
         free(xmls[i]);
@@ -697,6 +729,7 @@ chain_runtime_run(struct chain_runtime *rt)
         rt->dirty = false;
         push_desired(rt);
     }
+    counters_run(rt->counters);
     if (was_dirty || lv_changed || ovs_changed || rt->n_ops) {
         check_ops(rt);
         finish_teardowns(rt);
@@ -708,6 +741,7 @@ chain_runtime_wait(struct chain_runtime *rt)
 {
     libvirt_adapter_wait(rt->lv);
     ovs_adapter_wait(rt->ovs);
+    counters_wait(rt->counters);
     if (rt->n_ops) {
         poll_timer_wait(250);
     }
@@ -726,6 +760,12 @@ chain_runtime_hold(struct chain_runtime *rt, struct chain_entry *e, enum chain_o
         vnet_mono_ns() + (uint64_t) rt->op_timeout_s * 1000000000ull,
     };
     chain_runtime_changed(rt);
+}
+
+struct counters *
+chain_runtime_counters(struct chain_runtime *rt)
+{
+    return rt->counters;
 }
 
 const char *
@@ -861,5 +901,6 @@ chain_runtime_status(struct chain_runtime *rt)
     json_object_object_add(ovs, "last_bundle_us", json_object_new_int64(
                                (int64_t) ovs_adapter_last_bundle_us(rt->ovs)));
     json_object_object_add(obj, "ovs", ovs);
+    json_object_object_add(obj, "counters", counters_status(rt->counters));
     return obj;
 }

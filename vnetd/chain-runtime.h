@@ -69,6 +69,9 @@ void chain_runtime_changed(struct chain_runtime *);
 void chain_runtime_hold(struct chain_runtime *, struct chain_entry *, enum chain_op,
                         struct control_request *);
 
+/* The counters agent (PerfSight input) of this runtime. */
+struct counters *chain_runtime_counters(struct chain_runtime *);
+
 /* The monitoring VNode's control socket for chain 'e', or NULL if it has none. */
 const char *chain_runtime_monitor_control(struct chain_runtime *,
                                           const struct chain_entry *);

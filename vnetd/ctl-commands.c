@@ -1,4 +1,5 @@
 #include "vnetd/ctl-commands.h"
+#include "vnetd/ctl-diagnose.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -610,6 +611,9 @@ const struct ctl_command ctl_commands[] = {
       false, mirror_options, cmd_mirror },
     { "unmirror", 1, 1, "CHAIN", "remove the chain's Monitoring VNet", false, NULL,
       cmd_unmirror },
+    { "diagnose", 0, 1, "[CHAIN]",
+      "ranked root causes of a chain's performance problems (offline: --offline DIR)",
+      true, ctl_diagnose_options, ctl_cmd_diagnose },
     { "shadow create", 1, 1, "CHAIN",
       "clone the chain into a Shadow VNet fed a duplicate of the ingress traffic", false,
       NULL, cmd_shadow_create },

@@ -15,12 +15,15 @@
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-match.h"
 #include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/netdev.h"
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/util.h"
 #include "openvswitch/vconn.h"
 #include "byte-order.h"
+#include "flow.h"
 #include "ovsdb-idl.h"
 #include "smap.h"
 #include "timeval.h"
@@ -1247,6 +1250,54 @@ ovs_adapter_converged(const struct ovs_adapter *a)
         }
     }
     return true;
+}
+
+int
+ovs_adapter_dump_ports(struct ovs_adapter *a, const char *bridge,
+                       struct ovs_port_counters **ret)
+{
+    if (!find_bridge(a, bridge)) {
+        return -ENOENT;
+    }
+    struct ofconn *c = get_conn(a, bridge);
+    if (!c) {
+        return -ENOTCONN;
+    }
+    struct ofpbuf *request = ofputil_encode_dump_ports_request(OFP15_VERSION, OFPP_ANY);
+    struct ovs_list requests, replies;
+    ovs_list_init(&requests);
+    ovs_list_push_back(&requests, &request->list_node);
+    int error = vconn_transact_multipart(c->vconn, &requests, &replies);
+    if (error) {
+        drop_conn(c);
+        return -error;
+    }
+    struct ovs_port_counters *out = NULL;
+    size_t n = 0, cap = 0;
+    struct ofpbuf *reply;
+    LIST_FOR_EACH_POP (reply, list_node, &replies) {
+        struct ofpbuf b = *reply;
+        for (;;) {
+            struct ofputil_port_stats ps;
+            int retval = ofputil_decode_port_stats(&ps, &b);
+            if (retval) {
+                break;              /* EOF, or a malformed part: stop there */
+            }
+            uint32_t port = ofp_to_u16(ps.port_no);
+            if (port < OFPP_MAX) {
+                vnet_grow((void **) &out, &cap, n + 1, sizeof *out);
+                out[n++] = (struct ovs_port_counters) {
+                    (uint16_t) port, ps.stats.rx_packets, ps.stats.tx_packets,
+                    ps.stats.rx_bytes, ps.stats.tx_bytes, ps.stats.rx_dropped,
+                    ps.stats.tx_dropped,
+                };
+            }
+            netdev_free_custom_stats_counters(&ps.custom_stats);
+        }
+        ofpbuf_delete(reply);
+    }
+    *ret = out;
+    return (int) n;
 }
 
 uint64_t

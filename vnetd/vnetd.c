@@ -372,7 +372,7 @@ start_runtime(struct vnetd *d, const struct options *o)
         init_path = vnet_xstrdup(VNET_LIBEXECDIR "/vnet-vnode-init");
     }
     char *nf_path = o->nf_path ? vnet_xstrdup(o->nf_path)
-                               : vnet_xasprintf("%s:%s/../examples/nf:%s/../monitor:%s",
+                               : vnet_xasprintf("%s:%s/../examples:%s/../monitor:%s",
                                                 dir, dir, dir, VNET_BINDIR);
     char *ovs_db = o->ovs_db ? vnet_xstrdup(o->ovs_db)
                              : vnet_xasprintf("unix:%s/db.sock", o->ovs_rundir);
