@@ -52,10 +52,11 @@ match_stats_rate(const struct match_stats *st)
 
 /* ---- Records for packets in flight ------------------------------------------ */
 
-enum node_state { NODE_FREE, NODE_PENDING, NODE_GRACE, NODE_LINK };
+enum node_state { NODE_FREE, NODE_PENDING, NODE_GRACE, NODE_GRACE_TIMEOUT, NODE_LINK };
 
-/* One pending arrival (PENDING), a revocable fast-path drop (GRACE), or a departure
- * waiting for the copy that enters the next NF (LINK). */
+/* One pending arrival (PENDING), a revocable fast-path drop (GRACE) or timeout drop
+ * (GRACE_TIMEOUT), or a departure waiting for the copy that enters the next NF
+ * (LINK). */
 struct node {
     uint64_t key, key2;         /* table keys; key2 is a NAT's key without IP ID */
     uint64_t t;                 /* arrival time, or departure time for a link */
@@ -95,7 +96,7 @@ struct mnf {
     bool has_nf_succ, has_source_pred;
     bool fifo, warm;
     struct table t1, t2, links_by_key;
-    struct list pending, grace, links;
+    struct list pending, grace, grace_to, links;  /* grace_to: timeout drops */
     uint32_t cursor;            /* first pending arrival with t_fl == T_NONE */
     uint64_t timeout;           /* TO_f */
     uint32_t tail_q;            /* Q at arrival from which a drop is a tail drop */
@@ -434,7 +435,7 @@ match_create(const struct match_config *cfg, const struct match_nf *nfs, size_t 
     m->free_nodes = NIL;
     for (size_t f = 0; f < m->n_nfs; f++) {
         struct mnf *nf = &m->nfs[f];
-        nf->pending = nf->grace = nf->links = (struct list) { NIL, NIL, 0 };
+        nf->pending = nf->grace = nf->grace_to = nf->links = (struct list) { NIL, NIL, 0 };
         nf->cursor = NIL;
         nf->timeout = cfg->timeout_min_ns;
         if (f == 0 || f >= n_nfs) {
@@ -572,18 +573,30 @@ expire(struct match *m, struct mnf *nf, uint64_t now)
         drop_hop(m, nf, n, t_lost);
         nf->st.drops_timeout++;
         pending_remove(m, nf, idx);
-        unindex(m, nf, idx);
-        node_free(m, idx);
-    }
-    while (nf->grace.head != NIL) {
-        uint32_t idx = nf->grace.head;
-        struct node *n = &m->nodes[idx];
-        if (n->t >= now || now - n->t <= to) {
-            break;
+        if (nf->cfg.cls == MATCH_KEYLESS) {
+            unindex(m, nf, idx);
+            node_free(m, idx);
+        } else {
+            /* Revocable for another TO_f: an NF that stalls longer than TO_f (a
+             * pause) still sends it, and then it was only late. */
+            n->state = NODE_GRACE_TIMEOUT;
+            list_append(m, &nf->grace_to, idx);
         }
-        list_remove(m, &nf->grace, idx);
-        unindex(m, nf, idx);
-        node_free(m, idx);
+    }
+    /* A fast-path drop stays revocable until TO_f after the arrival, a timeout
+     * drop for TO_f after it was declared. */
+    for (int k = 1; k <= 2; k++) {
+        struct list *l = k == 1 ? &nf->grace : &nf->grace_to;
+        while (l->head != NIL) {
+            uint32_t idx = l->head;
+            struct node *n = &m->nodes[idx];
+            if (n->t >= now || now - n->t <= (uint64_t) k * to) {
+                break;
+            }
+            list_remove(m, l, idx);
+            unindex(m, nf, idx);
+            node_free(m, idx);
+        }
     }
     while (nf->links.head != NIL) {
         uint32_t idx = nf->links.head;
@@ -779,7 +792,12 @@ on_departure(struct match *m, uint32_t f, uint64_t t, const struct packet_info *
     }
 
     struct node *n = &m->nodes[idx];
-    if (n->state == NODE_GRACE) {
+    if (n->state == NODE_GRACE_TIMEOUT) {
+        /* Given up for after TO_f, yet here it is: the NF stalled, it was late. */
+        nf->st.drops_timeout--;
+        nf->st.late++;
+        list_remove(m, &nf->grace_to, idx);
+    } else if (n->state == NODE_GRACE) {
         /* Declared dropped by the fast path, yet here it is: the NF reorders. */
         nf->st.drops_fifo--;
         nf->fifo = false;

@@ -18,7 +18,8 @@
  *    a FIFO of pending arrivals in an open-addressing table: O(1) expected per
  *    packet.
  *  - Drops (B.5): an arrival still pending after TO_f = max(k x p99 latency, 50 ms)
- *    is dropped; at a FIFO NF, a departure also drops every earlier arrival still
+ *    is dropped (revocably for another TO_f: a departure after a long stall makes
+ *    the hop FORWARDED again and counts as 'late'); at a FIFO NF, a departure also drops every earlier arrival still
  *    pending (fast path).  Such a drop stays revocable for TO_f: if the packet
  *    leaves after all, the NF reorders, the hop becomes FORWARDED and the fast path
  *    is switched off for that NF.  A drop is DROPPED_TAIL (t_drop = arrival) if the
@@ -113,6 +114,7 @@ struct match_stats {
     uint64_t drops_timeout;     /* drops found by the timeout */
     uint64_t tail_drops, internal_drops, consumed;  /* final classes (at the end) */
     uint64_t reordered;         /* departures that overtook an earlier arrival */
+    uint64_t late;              /* departures after their arrival had timed out */
     uint64_t in_flight;         /* arrivals still pending at the end */
     uint64_t capture_drops;     /* reported by the capture back end */
     uint64_t timeout_ns;        /* the current TO_f */

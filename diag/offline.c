@@ -260,6 +260,7 @@ offline_summary_to_json(const struct offline_summary *s)
         add_u64(o, "orphan_in", st->orphan_in);
         add_u64(o, "skipped", st->skipped_in + st->skipped_out);
         add_u64(o, "reordered", st->reordered);
+        add_u64(o, "late", st->late);
         add_u64(o, "in_flight", st->in_flight);
         struct json_object *d = json_object_new_object();
         add_u64(d, "tail", st->tail_drops);

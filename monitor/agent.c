@@ -154,6 +154,62 @@ capture_main(void *a_)
 
 /* ---- control requests --------------------------------------------------------- */
 
+/* Receive drops of interface 'name' in this network namespace (/proc/net/dev is
+ * per namespace): frames the mirror port's veth dropped before the capture ring
+ * saw them.  0 if unknown. */
+static uint64_t
+if_rx_dropped(const char *name)
+{
+    FILE *f = fopen("/proc/net/dev", "r");
+    if (!f) {
+        return 0;
+    }
+    char line[512];
+    uint64_t dropped = 0;
+    size_t len = strlen(name);
+    while (fgets(line, sizeof line, f)) {
+        char *p = line + strspn(line, " ");
+        if (!strncmp(p, name, len) && p[len] == ':') {
+            unsigned long long v[4];
+            if (sscanf(p + len + 1, "%llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                       &v[3]) == 4) {
+                dropped = v[3];
+            }
+        }
+    }
+    fclose(f);
+    return dropped;
+}
+
+/* Adds to each NF of 'nfs' what its capture lost: ring drops reported by the back
+ * end and drops at the mirror port, in both directions. */
+static void
+add_capture_loss(struct agent *a, struct json_object *nfs)
+{
+    for (size_t i = 0; i < a->n_ports; i++) {
+        struct port_state *p = &a->ports[i];
+        struct json_object *n;
+        if (p->nf < 0
+            || !json_object_object_get_ex(nfs, a->topo.nfs[p->nf].name, &n)) {
+            continue;
+        }
+        struct capture_stats st;
+        capture_get_stats(p->capture, &st);
+        uint64_t port_drops = a->replay ? 0 : if_rx_dropped(capture_source(p->capture));
+        struct json_object *v;
+        uint64_t ring = st.drops, port = port_drops;
+        if (json_object_object_get_ex(n, "capture_drops", &v)) {
+            ring += (uint64_t) json_object_get_int64(v);
+        }
+        if (json_object_object_get_ex(n, "mirror_port_drops", &v)) {
+            port += (uint64_t) json_object_get_int64(v);
+        }
+        json_object_object_add(n, "capture_drops", json_object_new_int64((int64_t) ring));
+        json_object_object_add(n, "mirror_port_drops",
+                               json_object_new_int64((int64_t) port));
+    }
+}
+
 static struct json_object *
 do_stats(struct agent *a)
 {
@@ -186,7 +242,11 @@ do_stats(struct agent *a)
         json_object_array_add(ports, o);
     }
     json_object_object_add(r, "ports", ports);
-    json_object_object_add(r, "nfs", online_stats_to_json(a->online));
+    struct json_object *nfs = online_stats_to_json(a->online);
+    add_capture_loss(a, nfs);
+    json_object_object_add(r, "nfs", nfs);
+    json_object_object_add(r, "windows", json_object_new_int64(
+                               (int64_t) online_windows(a->online)));
     pthread_mutex_unlock(&a->mutex);
     return r;
 }
@@ -431,7 +491,10 @@ main(int argc, char *argv[])
     if (store_create(store_dir, (unsigned) keep, (uint32_t) snaplen, &a.store)) {
         die("cannot create the store directory");
     }
-    a.online = online_create(&a.topo);
+    char *oerr = online_create(&a.topo, NULL, &a.online);
+    if (oerr) {
+        die(oerr);
+    }
     a.ports = vnet_xcalloc(a.topo.n_ports, sizeof *a.ports);
     for (size_t i = 0; i < a.topo.n_ports; i++) {
         const struct agent_port *tp = &a.topo.ports[i];

@@ -4,83 +4,467 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag/bandwidth.h"
+#include "diag/match.h"
+#include "diag/topology.h"
+#include "diag/trace.h"
+#include "lib/error.h"
 #include "lib/util.h"
 #include "monitor/agent-topology.h"
 #include "monitor/capture.h"
 
-struct nf_counts {
-    uint64_t arrivals, departures;
-    uint64_t arrival_bytes, departure_bytes;
-    uint64_t first_ns, last_ns;
+#define HELD_SNAP 128           /* bytes of a frame the matcher needs, at most */
+#define BW_TAU0_NS 100000ull    /* bandwidth base interval: 100 us */
+#define BW_HORIZON_NS (86400ull * 1000000000ull)
+
+/* A captured frame waiting to be merged into time order. */
+struct held {
+    uint64_t ts;
+    uint32_t rank;              /* match_tie_rank() */
+    uint32_t tid;               /* NF id in the topology */
+    uint32_t len;
+    uint16_t caplen;
+    bool out;
+    uint8_t data[HELD_SNAP];
+};
+
+/* The figures of one NF over one window (or their totals/maxima). */
+struct nf_fig {
+    uint64_t arrivals, departures, matched, unmatched, warmup;
+    uint64_t tail, internal, consumed, in_flight, reordered;
+    uint64_t lat_n, lat_p50, lat_p99, lat_max;      /* ns */
+    uint64_t q_p50, q_p99, q_max;                   /* packets */
+};
+
+struct window {
+    uint64_t t_start, t_end;
+    struct nf_fig *nfs;         /* indexed by topology id */
 };
 
 struct online {
-    const struct agent_topology *topo;
-    struct nf_counts *nfs;
+    struct online_config cfg;
+    const struct agent_topology *atopo;
+    struct topology *topo;
+    struct match_nf *mnfs;
+    struct match_config mcfg;
+    uint32_t *tid;              /* agent NF index -> topology id (0: not analysed) */
+
+    struct held *held;
+    size_t n_held, cap_held;
+
+    struct match *m;            /* the current window's matcher, or NULL */
+    uint64_t win_start, win_end, last_ts;
+    uint64_t *captured_in, *captured_out;   /* per topology id, lifetime */
+
+    struct window *ring;        /* the last cfg.keep closed windows */
+    uint64_t n_windows;
+    struct nf_fig *total;       /* sums, and maxima for the maxima */
+    struct expb **bw;           /* arrival bandwidth per topology id */
 };
 
-struct online *
-online_create(const struct agent_topology *topo)
+void
+online_config_init(struct online_config *cfg)
 {
+    *cfg = (struct online_config) {
+        .window_ns = 1000000000ull, .holdback_ns = 20000000ull, .keep = 10,
+    };
+}
+
+char *
+online_create(const struct agent_topology *atopo, const struct online_config *cfg,
+              struct online **ret)
+{
+    struct json_object *tj = agent_topology_to_json(atopo);
+    struct topology *topo;
+    struct vnet_error *error = topology_from_json(".", tj, false, &topo);
+    json_object_put(tj);
+    if (error) {
+        char *msg = vnet_xasprintf("the chain's topology: %s", error->message);
+        vnet_error_destroy(error);
+        return msg;
+    }
     struct online *o = vnet_xzalloc(sizeof *o);
+    if (cfg) {
+        o->cfg = *cfg;
+    } else {
+        online_config_init(&o->cfg);
+    }
+    o->cfg.keep = VNET_MAX(o->cfg.keep, 1);
+    o->atopo = atopo;
     o->topo = topo;
-    o->nfs = vnet_xcalloc(topo->n_nfs + 1, sizeof *o->nfs);
-    return o;
+    o->mnfs = vnet_xcalloc(topo->n_nfs, sizeof *o->mnfs);
+    topology_to_match(topo, o->mnfs);
+    match_config_init(&o->mcfg);
+    o->tid = vnet_xcalloc(atopo->n_nfs + 1, sizeof *o->tid);
+    for (size_t i = 0; i < atopo->n_nfs; i++) {
+        int id = topology_find_nf(topo, atopo->nfs[i].name);
+        o->tid[i] = id > 0 ? (uint32_t) id : 0;
+    }
+    o->captured_in = vnet_xcalloc(topo->n_nfs, sizeof *o->captured_in);
+    o->captured_out = vnet_xcalloc(topo->n_nfs, sizeof *o->captured_out);
+    o->ring = vnet_xcalloc(o->cfg.keep, sizeof *o->ring);
+    for (size_t i = 0; i < o->cfg.keep; i++) {
+        o->ring[i].nfs = vnet_xcalloc(topo->n_nfs, sizeof *o->ring[i].nfs);
+    }
+    o->total = vnet_xcalloc(topo->n_nfs, sizeof *o->total);
+    o->bw = vnet_xcalloc(topo->n_nfs, sizeof *o->bw);
+    *ret = o;
+    return NULL;
 }
 
 void
 online_destroy(struct online *o)
 {
-    if (o) {
-        free(o->nfs);
-        free(o);
+    if (!o) {
+        return;
     }
+    match_destroy(o->m);
+    for (size_t i = 0; i < o->topo->n_nfs; i++) {
+        expb_destroy(o->bw[i]);
+    }
+    for (size_t i = 0; i < o->cfg.keep; i++) {
+        free(o->ring[i].nfs);
+    }
+    free(o->bw);
+    free(o->total);
+    free(o->ring);
+    free(o->captured_in);
+    free(o->captured_out);
+    free(o->held);
+    free(o->tid);
+    free(o->mnfs);
+    topology_destroy(o->topo);
+    free(o);
 }
 
 void
 online_packet(struct online *o, size_t nf, bool arrivals, const struct capture_pkt *pkt)
 {
-    struct nf_counts *c = &o->nfs[nf];
-    if (arrivals) {
-        c->arrivals++;
-        c->arrival_bytes += pkt->len;
-    } else {
-        c->departures++;
-        c->departure_bytes += pkt->len;
+    uint32_t tid = nf < o->atopo->n_nfs ? o->tid[nf] : 0;
+    if (!tid) {
+        return;
     }
-    if (!c->first_ns || pkt->ts_ns < c->first_ns) {
-        c->first_ns = pkt->ts_ns;
+    if (o->n_held == o->cap_held) {
+        o->cap_held = o->cap_held ? 2 * o->cap_held : 1024;
+        o->held = vnet_xrealloc(o->held, o->cap_held * sizeof *o->held);
     }
-    if (pkt->ts_ns > c->last_ns) {
-        c->last_ns = pkt->ts_ns;
+    struct held *h = &o->held[o->n_held++];
+    h->ts = pkt->ts_ns;
+    h->tid = tid;
+    h->out = !arrivals;
+    h->len = pkt->len;
+    h->caplen = (uint16_t) VNET_MIN(pkt->caplen, HELD_SNAP);
+    memcpy(h->data, pkt->data, h->caplen);
+    h->rank = 0;                /* set when sorted: needs a matcher */
+    (arrivals ? o->captured_in : o->captured_out)[tid]++;
+}
+
+static int
+cmp_held(const void *a_, const void *b_)
+{
+    const struct held *a = a_, *b = b_;
+    if (a->ts != b->ts) {
+        return a->ts < b->ts ? -1 : 1;
     }
+    return a->rank < b->rank ? -1 : a->rank > b->rank;
+}
+
+static int
+cmp_u64(const void *a_, const void *b_)
+{
+    uint64_t a = *(const uint64_t *) a_, b = *(const uint64_t *) b_;
+    return a < b ? -1 : a > b;
+}
+
+/* The value at percentile 'pct' of the ascending 'v[0..n)' (nearest rank). */
+static uint64_t
+pct_u64(const uint64_t *v, size_t n, double pct)
+{
+    if (!n) {
+        return 0;
+    }
+    size_t k = (size_t) (pct / 100.0 * (double) n + 0.999999);
+    return v[VNET_MIN(VNET_MAX(k, 1), n) - 1];
+}
+
+/* Latency and queue-length figures of NF 'tid' from the window's trace. */
+static void
+reduce_nf(const struct diag_trace *t, uint32_t tid, struct nf_fig *f)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n_hops; i++) {
+        n += t->hops[i].nf == tid;
+    }
+    uint64_t *lat = vnet_xcalloc(n + 1, sizeof *lat);
+    uint64_t *ev = vnet_xcalloc(2 * n + 1, sizeof *ev);
+    size_t n_lat = 0, n_ev = 0;
+    for (size_t i = 0; i < t->n_hops; i++) {
+        const struct hop *h = &t->hops[i];
+        if (h->nf != tid) {
+            continue;
+        }
+        /* Events: t << 1 | 1 for an arrival, t << 1 for a departure or drop, so
+         * that at equal times the departure goes first. */
+        ev[n_ev++] = h->t_arr << 1 | 1;
+        uint64_t t_leave = UINT64_MAX;
+        if (h->status == HOP_FORWARDED) {
+            if (h->t_dep != UINT64_MAX) {
+                lat[n_lat++] = h->t_dep - h->t_arr;
+                t_leave = h->t_dep;
+            }
+        } else if (h->status != HOP_DROPPED_TAIL) {
+            t_leave = VNET_MAX(h->t_drop, h->t_arr);
+        } else {
+            t_leave = h->t_arr;     /* never queued: leaves at once */
+        }
+        if (t_leave != UINT64_MAX) {
+            ev[n_ev++] = t_leave << 1;
+        }
+    }
+    qsort(lat, n_lat, sizeof *lat, cmp_u64);
+    f->lat_n = n_lat;
+    f->lat_p50 = pct_u64(lat, n_lat, 50);
+    f->lat_p99 = pct_u64(lat, n_lat, 99);
+    f->lat_max = n_lat ? lat[n_lat - 1] : 0;
+
+    qsort(ev, n_ev, sizeof *ev, cmp_u64);
+    uint64_t *qs = lat;         /* reuse: one sample per arrival, n >= arrivals */
+    size_t n_q = 0;
+    int64_t q = 0;
+    for (size_t i = 0; i < n_ev; i++) {
+        if (ev[i] & 1) {
+            qs[n_q++] = (uint64_t) VNET_MAX(q, 0);
+            q++;
+        } else {
+            q--;
+        }
+    }
+    qsort(qs, n_q, sizeof *qs, cmp_u64);
+    f->q_p50 = pct_u64(qs, n_q, 50);
+    f->q_p99 = pct_u64(qs, n_q, 99);
+    f->q_max = n_q ? qs[n_q - 1] : 0;
+    free(lat);
+    free(ev);
+}
+
+static void
+close_window(struct online *o, uint64_t t_end)
+{
+    struct window *w = &o->ring[o->n_windows % o->cfg.keep];
+    struct diag_trace *t = match_finish(o->m, VNET_MAX(t_end, o->last_ts));
+    w->t_start = o->win_start;
+    w->t_end = t_end;
+    for (uint32_t id = 1; id < o->topo->n_nfs; id++) {
+        struct match_stats st;
+        match_get_stats(o->m, id, &st);
+        struct nf_fig *f = &w->nfs[id];
+        *f = (struct nf_fig) {
+            .arrivals = st.in, .departures = st.out, .matched = st.matched,
+            .unmatched = st.unmatched_out, .warmup = st.warmup_out,
+            .tail = st.tail_drops, .internal = st.internal_drops,
+            .consumed = st.consumed, .in_flight = st.in_flight,
+            .reordered = st.reordered,
+        };
+        reduce_nf(t, id, f);
+        struct nf_fig *tot = &o->total[id];
+        tot->arrivals += f->arrivals;
+        tot->departures += f->departures;
+        tot->matched += f->matched;
+        tot->unmatched += f->unmatched;
+        tot->warmup += f->warmup;
+        tot->tail += f->tail;
+        tot->internal += f->internal;
+        tot->consumed += f->consumed;
+        tot->reordered += f->reordered;
+        tot->lat_n += f->lat_n;
+        tot->lat_max = VNET_MAX(tot->lat_max, f->lat_max);
+        tot->q_max = VNET_MAX(tot->q_max, f->q_max);
+    }
+    diag_trace_destroy(t);
+    match_destroy(o->m);
+    o->m = NULL;
+    o->n_windows++;
+}
+
+static void
+feed(struct online *o, struct held *h)
+{
+    if (o->m && h->ts >= o->win_end) {
+        close_window(o, o->win_end);
+    }
+    if (!o->m) {
+        uint64_t start = h->ts;
+        if (o->win_end && h->ts >= o->win_end) {
+            /* Keep windows aligned after an idle gap. */
+            start = h->ts - (h->ts - o->win_end) % o->cfg.window_ns;
+        }
+        o->m = match_create(&o->mcfg, o->mnfs, o->topo->n_nfs);
+        o->win_start = start;
+        o->win_end = start + o->cfg.window_ns;
+    }
+    if (!h->out) {
+        if (!o->bw[h->tid]) {
+            o->bw[h->tid] = expb_create(h->ts, BW_TAU0_NS, BW_HORIZON_NS);
+        }
+        expb_add(o->bw[h->tid], h->ts, h->len);
+    }
+    match_packet(o->m, h->tid, h->out, h->ts, h->data, h->caplen);
+    o->last_ts = VNET_MAX(o->last_ts, h->ts);
 }
 
 void
 online_advance(struct online *o, uint64_t now_ns)
 {
-    (void) o;
-    (void) now_ns;
+    bool all = now_ns == UINT64_MAX;
+    uint64_t cutoff = all ? UINT64_MAX
+                      : now_ns > o->cfg.holdback_ns ? now_ns - o->cfg.holdback_ns : 0;
+    if (o->n_held) {
+        /* The ranks need a matcher; every matcher of this topology gives the same. */
+        struct match *rk = o->m ? o->m : match_create(&o->mcfg, o->mnfs,
+                                                      o->topo->n_nfs);
+        for (size_t i = 0; i < o->n_held; i++) {
+            o->held[i].rank = match_tie_rank(rk, o->held[i].tid, o->held[i].out);
+        }
+        if (rk != o->m) {
+            match_destroy(rk);
+        }
+        qsort(o->held, o->n_held, sizeof *o->held, cmp_held);
+    }
+    size_t k = 0;
+    while (k < o->n_held && o->held[k].ts < cutoff) {
+        feed(o, &o->held[k++]);
+    }
+    memmove(o->held, o->held + k, (o->n_held - k) * sizeof *o->held);
+    o->n_held -= k;
+    if (o->m) {
+        if (all) {
+            close_window(o, o->last_ts + 1);
+        } else if (cutoff >= o->win_end) {
+            close_window(o, o->win_end);
+        } else if (cutoff > o->win_start) {
+            match_advance(o->m, cutoff);
+        }
+    }
+    for (uint32_t id = 1; id < o->topo->n_nfs && !all; id++) {
+        if (o->bw[id]) {
+            expb_advance(o->bw[id], cutoff);
+        }
+    }
 }
 
+uint64_t
+online_windows(const struct online *o)
+{
+    return o->n_windows;
+}
+
+static void
+add_u64(struct json_object *obj, const char *key, uint64_t v)
+{
+    json_object_object_add(obj, key, json_object_new_int64((int64_t) v));
+}
+
+static void
+add_us(struct json_object *obj, const char *key, uint64_t ns)
+{
+    json_object_object_add(obj, key, json_object_new_double((double) ns / 1e3));
+}
+
+static double
+match_rate(const struct nf_fig *f)
+{
+    uint64_t could = f->matched + f->unmatched;
+    return could ? (double) f->matched / (double) could : 1.0;
+}
+
+static struct json_object *
+fig_to_json(const struct nf_fig *f, bool quantiles)
+{
+    struct json_object *obj = json_object_new_object();
+    add_u64(obj, "arrivals", f->arrivals);
+    add_u64(obj, "departures", f->departures);
+    add_u64(obj, "matched", f->matched);
+    json_object_object_add(obj, "match_rate", json_object_new_double(match_rate(f)));
+    add_u64(obj, "unmatched", f->unmatched);
+    add_u64(obj, "warmup", f->warmup);
+    add_u64(obj, "drops_tail", f->tail);
+    add_u64(obj, "drops_internal", f->internal);
+    add_u64(obj, "drops_policy", f->consumed);
+    add_u64(obj, "reordered", f->reordered);
+    if (quantiles) {
+        add_u64(obj, "in_flight", f->in_flight);
+        add_us(obj, "latency_p50_us", f->lat_p50);
+        add_us(obj, "latency_p99_us", f->lat_p99);
+        add_u64(obj, "queue_p50", f->q_p50);
+        add_u64(obj, "queue_p99", f->q_p99);
+    }
+    add_us(obj, "latency_max_us", f->lat_max);
+    add_u64(obj, "queue_max", f->q_max);
+    return obj;
+}
+
+static struct json_object *
+bandwidth_to_json(const struct expb *e)
+{
+    static const struct { const char *name; uint64_t ns; } scales[] = {
+        { "1ms", 1000000ull }, { "10ms", 10000000ull }, { "100ms", 100000000ull },
+        { "1s", 1000000000ull },
+    };
+    struct json_object *obj = json_object_new_object();
+    for (size_t i = 0; e && i < sizeof scales / sizeof *scales; i++) {
+        struct bandwidth_stats bs;
+        if (expb_query(e, scales[i].ns, &bs)) {
+            continue;
+        }
+        struct json_object *s = json_object_new_object();
+        json_object_object_add(s, "mean_bps", json_object_new_double(8 * bs.mean_Bps));
+        json_object_object_add(s, "peak_bps_lo",
+                               json_object_new_double(8 * bs.peak_lo_Bps));
+        json_object_object_add(s, "peak_bps_hi",
+                               json_object_new_double(8 * bs.peak_hi_Bps));
+        json_object_object_add(obj, scales[i].name, s);
+    }
+    return obj;
+}
+
+/* For every analysed NF:
+ *   "arrivals", "departures": frames captured so far (not yet analysed included);
+ *   "window": the latest closed window's figures, with "t_start", "t_end";
+ *   "recent_max": latency_max_us and queue_max over the kept windows;
+ *   "total": the sums over every closed window (maxima for the _max figures);
+ *   "bandwidth": arrival bandwidth at 1 ms .. 1 s, over the agent's life. */
 struct json_object *
 online_stats_to_json(struct online *o)
 {
     struct json_object *obj = json_object_new_object();
-    for (size_t i = 0; i < o->topo->n_nfs; i++) {
-        if (!o->topo->nfs[i].mirrored) {
-            continue;
-        }
-        const struct nf_counts *c = &o->nfs[i];
+    size_t kept = (size_t) VNET_MIN(o->n_windows, o->cfg.keep);
+    const struct window *last = o->n_windows
+        ? &o->ring[(o->n_windows - 1) % o->cfg.keep] : NULL;
+    for (uint32_t id = 1; id < o->topo->n_nfs; id++) {
         struct json_object *n = json_object_new_object();
-        json_object_object_add(n, "arrivals", json_object_new_int64((int64_t) c->arrivals));
-        json_object_object_add(n, "departures",
-                               json_object_new_int64((int64_t) c->departures));
-        json_object_object_add(n, "arrival_bytes",
-                               json_object_new_int64((int64_t) c->arrival_bytes));
-        json_object_object_add(n, "departure_bytes",
-                               json_object_new_int64((int64_t) c->departure_bytes));
-        json_object_object_add(obj, o->topo->nfs[i].name, n);
+        add_u64(n, "arrivals", o->captured_in[id]);
+        add_u64(n, "departures", o->captured_out[id]);
+        if (last) {
+            struct json_object *w = fig_to_json(&last->nfs[id], true);
+            add_u64(w, "t_start_ns", last->t_start);
+            json_object_object_add(w, "seconds", json_object_new_double(
+                                       (double) (last->t_end - last->t_start) / 1e9));
+            json_object_object_add(n, "window", w);
+            struct nf_fig mx = { 0 };
+            for (size_t k = 0; k < kept; k++) {
+                mx.lat_max = VNET_MAX(mx.lat_max, o->ring[k].nfs[id].lat_max);
+                mx.q_max = VNET_MAX(mx.q_max, o->ring[k].nfs[id].q_max);
+            }
+            struct json_object *r = json_object_new_object();
+            add_us(r, "latency_max_us", mx.lat_max);
+            add_u64(r, "queue_max", mx.q_max);
+            json_object_object_add(r, "seconds", json_object_new_double(
+                (double) kept * (double) o->cfg.window_ns / 1e9));
+            json_object_object_add(n, "recent_max", r);
+            json_object_object_add(n, "total", fig_to_json(&o->total[id], false));
+        }
+        json_object_object_add(n, "bandwidth", bandwidth_to_json(o->bw[id]));
+        json_object_object_add(obj, o->topo->nfs[id].name, n);
     }
     return obj;
 }
