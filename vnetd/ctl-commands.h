@@ -70,6 +70,10 @@ int ctl_call(struct ctl_context *, const char *method, struct json_object *param
 
 /* Handlers that live in their own files. */
 int ctl_cmd_chain_exec(struct ctl_context *);
+/* Calls 'method' on the monitoring agent of chain ctx->argv[0] (found through
+ * vnetd's chain/show), with the same conventions as ctl_call(). */
+int ctl_call_monitor(struct ctl_context *, const char *method,
+                     struct json_object *params, struct json_object **ret_result);
 int ctl_cmd_monitor_show(struct ctl_context *);
 int ctl_cmd_monitor_dump(struct ctl_context *);
 

@@ -6,8 +6,14 @@
  * names), runs Microscope over it (diag/microscope.h, default configuration) and
  * prints the report as text, or with --json as the report's JSON object plus an
  * "input" member (diag/offline.h: what was read and how well it matched);
- * --report FILE also writes that JSON object to FILE.  Live diagnosis of a CHAIN
- * needs the Monitoring VNet and is not handled here yet.
+ * --report FILE also writes that JSON object to FILE.
+ *
+ * `vnetctl diagnose CHAIN [--window 5s] [--keep DIR] [--json]` diagnoses the live
+ * chain the same way: the chain's monitoring agent dumps the last window of its
+ * store in the offline format (into DIR, or a temporary directory removed
+ * afterwards), which is diagnosed exactly like an offline trace, so live and
+ * offline read the same thing; vnetd's counters agent adds PerfSight's findings
+ * for the same window ("perfsight", null when it has no samples yet).
  *
  * Exit codes: 0 with a report, 1 for usage errors and bad input (the message names
  * the file and the problem), 2 if the diagnosis itself failed.

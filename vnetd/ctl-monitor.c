@@ -37,9 +37,8 @@ get_double(struct json_object *obj, const char *key)
     return json_object_object_get_ex(obj, key, &v) ? json_object_get_double(v) : 0;
 }
 
-/* Calls 'method' on the monitoring agent of chain ctx->argv[0]. */
-static int
-call_monitor(struct ctl_context *ctx, const char *method, struct json_object *params,
+int
+ctl_call_monitor(struct ctl_context *ctx, const char *method, struct json_object *params,
              struct json_object **ret)
 {
     struct json_object *shown;
@@ -125,7 +124,7 @@ int
 ctl_cmd_monitor_show(struct ctl_context *ctx)
 {
     struct json_object *r;
-    int rc = call_monitor(ctx, "stats", NULL, &r);
+    int rc = ctl_call_monitor(ctx, "stats", NULL, &r);
     if (!rc) {
         if (ctx->json) {
             ctl_print_json(ctx, r);
@@ -161,7 +160,7 @@ ctl_cmd_monitor_dump(struct ctl_context *ctx)
     free(dir);
     json_object_object_add(params, "seconds", json_object_new_double((double) ns / 1e9));
     struct json_object *r;
-    int rc = call_monitor(ctx, "dump", params, &r);
+    int rc = ctl_call_monitor(ctx, "dump", params, &r);
     if (!rc) {
         if (ctx->json) {
             ctl_print_json(ctx, r);
