@@ -30,6 +30,7 @@ match_config_init(struct match_config *cfg)
         .consumed_min = 100,
         .keyless_lookahead = 8,
         .keyless_overhead = 128,
+        .late_grace_ns = 1000000000ull,
     };
 }
 
@@ -584,13 +585,14 @@ expire(struct match *m, struct mnf *nf, uint64_t now)
         }
     }
     /* A fast-path drop stays revocable until TO_f after the arrival, a timeout
-     * drop for TO_f after it was declared. */
+     * drop for 'late_grace_ns' after it was declared. */
     for (int k = 1; k <= 2; k++) {
         struct list *l = k == 1 ? &nf->grace : &nf->grace_to;
+        uint64_t keep = k == 1 ? to : to + m->cfg.late_grace_ns;
         while (l->head != NIL) {
             uint32_t idx = l->head;
             struct node *n = &m->nodes[idx];
-            if (n->t >= now || now - n->t <= (uint64_t) k * to) {
+            if (n->t >= now || now - n->t <= keep) {
                 break;
             }
             list_remove(m, l, idx);

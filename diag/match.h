@@ -18,7 +18,7 @@
  *    a FIFO of pending arrivals in an open-addressing table: O(1) expected per
  *    packet.
  *  - Drops (B.5): an arrival still pending after TO_f = max(k x p99 latency, 50 ms)
- *    is dropped (revocably for another TO_f: a departure after a long stall makes
+ *    is dropped (revocably for late_grace_ns: a departure after a long stall makes
  *    the hop FORWARDED again and counts as 'late'); at a FIFO NF, a departure also drops every earlier arrival still
  *    pending (fast path).  Such a drop stays revocable for TO_f: if the packet
  *    leaves after all, the NF reorders, the hop becomes FORWARDED and the fast path
@@ -99,6 +99,7 @@ struct match_config {
     uint32_t consumed_min;      /* ... over at least this many packets (100) */
     uint32_t keyless_lookahead; /* pending arrivals a keyless departure may skip (8) */
     uint32_t keyless_overhead;  /* largest |out - in| IP length change (128 bytes) */
+    uint64_t late_grace_ns;     /* a timeout drop stays revocable this long (1 s) */
 };
 void match_config_init(struct match_config *);
 

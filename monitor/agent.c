@@ -113,33 +113,40 @@ capture_main(void *a_)
         if (n_fds && !a->replay) {
             poll(pfds, n_fds, 10);
         }
+        /* Drain every ring.  A frame stamped before 'sweep' sat in a block the
+         * kernel retired by 'sweep' + the block timeout at the latest, so once all
+         * rings are drained the online analysis may take everything older than
+         * 'sweep' minus its hold-back (which covers the block timeout). */
+        uint64_t sweep = vnet_wall_ns();
         for (size_t i = 0; i < a->n_ports; i++) {
             struct port_state *p = &a->ports[i];
-            if (p->eof) {
-                continue;
-            }
-            int n = capture_recv(p->capture, pkts, BATCH);
-            if (n == -ENODATA) {
-                p->eof = true;
-                live--;
-                continue;
-            }
-            pthread_mutex_lock(&a->mutex);
-            for (int k = 0; k < n; k++) {
-                store_write(a->store, p->store_port, pkts[k].ts_ns, pkts[k].data,
-                            pkts[k].caplen, pkts[k].len);
-                count(p, pkts[k].ts_ns);
-                if (p->nf >= 0) {
-                    online_packet(a->online, (size_t) p->nf, p->arrivals, &pkts[k]);
+            for (int n = BATCH; n == BATCH && !p->eof && !stopping; ) {
+                n = capture_recv(p->capture, pkts, BATCH);
+                if (n == -ENODATA) {
+                    p->eof = true;
+                    live--;
+                    break;
+                }
+                pthread_mutex_lock(&a->mutex);
+                for (int k = 0; k < n; k++) {
+                    store_write(a->store, p->store_port, pkts[k].ts_ns, pkts[k].data,
+                                pkts[k].caplen, pkts[k].len);
+                    count(p, pkts[k].ts_ns);
+                    if (p->nf >= 0) {
+                        online_packet(a->online, (size_t) p->nf, p->arrivals, &pkts[k]);
+                    }
+                }
+                pthread_mutex_unlock(&a->mutex);
+                if (a->replay) {
+                    break;      /* replay: interleave the files batch by batch */
                 }
             }
-            pthread_mutex_unlock(&a->mutex);
         }
         uint64_t now = vnet_wall_ns();
         if (now - last_rotate > 200000000ull) {
             store_rotate(a->store, now);
             pthread_mutex_lock(&a->mutex);
-            online_advance(a->online, a->replay ? UINT64_MAX : now);
+            online_advance(a->online, a->replay ? UINT64_MAX : sweep);
             pthread_mutex_unlock(&a->mutex);
             last_rotate = now;
         }
@@ -245,8 +252,11 @@ do_stats(struct agent *a)
     struct json_object *nfs = online_stats_to_json(a->online);
     add_capture_loss(a, nfs);
     json_object_object_add(r, "nfs", nfs);
+    json_object_object_add(r, "timeline", online_timeline_to_json(a->online));
     json_object_object_add(r, "windows", json_object_new_int64(
                                (int64_t) online_windows(a->online)));
+    json_object_object_add(r, "frames_before_start", json_object_new_int64(
+                               (int64_t) online_frames_before_start(a->online)));
     pthread_mutex_unlock(&a->mutex);
     return r;
 }

@@ -69,8 +69,10 @@ afpacket_open(const struct capture_config *cfg, struct capture **ret, char **ret
 {
     struct capture_afpacket *a = vnet_xzalloc(sizeof *a);
     capture_init(&a->up, &capture_afpacket_class, cfg);
-    a->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                   htons(ETH_P_ALL));
+    /* Protocol 0: the socket receives nothing until bind() names the interface;
+     * with ETH_P_ALL here it would take every interface's frames meanwhile and
+     * count them as ring drops. */
+    a->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (a->fd < 0) {
         return fail(a, ret_error, "socket", errno);
     }

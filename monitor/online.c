@@ -17,6 +17,9 @@
 #define BW_TAU0_NS 100000ull    /* bandwidth base interval: 100 us */
 #define BW_HORIZON_NS (86400ull * 1000000000ull)
 
+static void add_u64(struct json_object *, const char *key, uint64_t);
+static void add_us(struct json_object *, const char *key, uint64_t ns);
+
 /* A captured frame waiting to be merged into time order. */
 struct held {
     uint64_t ts;
@@ -53,7 +56,16 @@ struct online {
     size_t n_held, cap_held;
 
     struct match *m;            /* the current window's matcher, or NULL */
-    uint64_t win_start, win_end, last_ts;
+    struct match *m_next;       /* the next window's, during the overlap */
+    uint64_t win_start, win_end;    /* the current window [start, end) */
+    uint64_t m_last_ts, next_last_ts;  /* the last frame fed to each matcher */
+    uint64_t cutoff;            /* everything before it has been fed */
+    uint64_t late_max_ns;       /* the latest a late frame came */
+    uint64_t *first_ts;         /* [2 id + out]: first frame of each capture */
+    uint64_t start_ns;          /* the analysis starts here (0: not yet decided) */
+    uint64_t before_start;      /* frames before it, not analysed */
+    uint64_t *late;             /* per topology id: frames that came after 'cutoff'
+                                 * had passed them (fed out of order) */
     uint64_t *captured_in, *captured_out;   /* per topology id, lifetime */
 
     struct window *ring;        /* the last cfg.keep closed windows */
@@ -66,7 +78,8 @@ void
 online_config_init(struct online_config *cfg)
 {
     *cfg = (struct online_config) {
-        .window_ns = 1000000000ull, .holdback_ns = 20000000ull, .keep = 10,
+        .window_ns = 1000000000ull, .holdback_ns = 250000000ull, .keep = 10,
+        .overlap_ns = 200000000ull,
     };
 }
 
@@ -102,6 +115,8 @@ online_create(const struct agent_topology *atopo, const struct online_config *cf
     }
     o->captured_in = vnet_xcalloc(topo->n_nfs, sizeof *o->captured_in);
     o->captured_out = vnet_xcalloc(topo->n_nfs, sizeof *o->captured_out);
+    o->late = vnet_xcalloc(topo->n_nfs, sizeof *o->late);
+    o->first_ts = vnet_xcalloc(2 * topo->n_nfs, sizeof *o->first_ts);
     o->ring = vnet_xcalloc(o->cfg.keep, sizeof *o->ring);
     for (size_t i = 0; i < o->cfg.keep; i++) {
         o->ring[i].nfs = vnet_xcalloc(topo->n_nfs, sizeof *o->ring[i].nfs);
@@ -119,6 +134,7 @@ online_destroy(struct online *o)
         return;
     }
     match_destroy(o->m);
+    match_destroy(o->m_next);
     for (size_t i = 0; i < o->topo->n_nfs; i++) {
         expb_destroy(o->bw[i]);
     }
@@ -130,6 +146,8 @@ online_destroy(struct online *o)
     free(o->ring);
     free(o->captured_in);
     free(o->captured_out);
+    free(o->late);
+    free(o->first_ts);
     free(o->held);
     free(o->tid);
     free(o->mnfs);
@@ -157,6 +175,14 @@ online_packet(struct online *o, size_t nf, bool arrivals, const struct capture_p
     memcpy(h->data, pkt->data, h->caplen);
     h->rank = 0;                /* set when sorted: needs a matcher */
     (arrivals ? o->captured_in : o->captured_out)[tid]++;
+    uint64_t *first = &o->first_ts[2 * tid + !arrivals];
+    if (!*first || pkt->ts_ns < *first) {
+        *first = pkt->ts_ns;
+    }
+    if (pkt->ts_ns < o->cutoff) {
+        o->late[tid]++;
+        o->late_max_ns = VNET_MAX(o->late_max_ns, o->cutoff - pkt->ts_ns);
+    }
 }
 
 static int
@@ -187,9 +213,12 @@ pct_u64(const uint64_t *v, size_t n, double pct)
     return v[VNET_MIN(VNET_MAX(k, 1), n) - 1];
 }
 
-/* Latency and queue-length figures of NF 'tid' from the window's trace. */
+/* The figures of NF 'tid' for the hops of 'w''s trace that arrived in [ws, we).
+ * The queue is replayed over every hop of the trace, so packets that arrived in
+ * the lead-in before 'ws' are counted in the queue the window's arrivals see. */
 static void
-reduce_nf(const struct diag_trace *t, uint32_t tid, struct nf_fig *f)
+reduce_nf(const struct diag_trace *t, uint32_t tid, uint64_t ws, uint64_t we,
+          struct nf_fig *f)
 {
     size_t n = 0;
     for (size_t i = 0; i < t->n_hops; i++) {
@@ -203,26 +232,42 @@ reduce_nf(const struct diag_trace *t, uint32_t tid, struct nf_fig *f)
         if (h->nf != tid) {
             continue;
         }
-        /* Events: t << 1 | 1 for an arrival, t << 1 for a departure or drop, so
-         * that at equal times the departure goes first. */
-        ev[n_ev++] = h->t_arr << 1 | 1;
+        bool in = h->t_arr >= ws && h->t_arr < we;
+        /* Events: t << 2 | 2 for an arrival (| 1 if in the window), t << 2 for a
+         * departure or drop, so that at equal times the departure goes first. */
+        ev[n_ev++] = h->t_arr << 2 | 2 | in;
         uint64_t t_leave = UINT64_MAX;
-        if (h->status == HOP_FORWARDED) {
+        switch (h->status) {
+        case HOP_FORWARDED:
             if (h->t_dep != UINT64_MAX) {
-                lat[n_lat++] = h->t_dep - h->t_arr;
+                if (in) {
+                    lat[n_lat++] = h->t_dep - h->t_arr;
+                }
                 t_leave = h->t_dep;
+            } else {
+                f->in_flight += in;
             }
-        } else if (h->status != HOP_DROPPED_TAIL) {
-            t_leave = VNET_MAX(h->t_drop, h->t_arr);
-        } else {
+            break;
+        case HOP_DROPPED_TAIL:
             t_leave = h->t_arr;     /* never queued: leaves at once */
+            f->tail += in;
+            break;
+        case HOP_DROPPED_INTERNAL:
+            t_leave = VNET_MAX(h->t_drop, h->t_arr);
+            f->internal += in;
+            break;
+        default:
+            t_leave = VNET_MAX(h->t_drop, h->t_arr);
+            f->consumed += in;
+            break;
         }
+        f->arrivals += in;
         if (t_leave != UINT64_MAX) {
-            ev[n_ev++] = t_leave << 1;
+            ev[n_ev++] = t_leave << 2;
         }
     }
     qsort(lat, n_lat, sizeof *lat, cmp_u64);
-    f->lat_n = n_lat;
+    f->matched = f->lat_n = n_lat;
     f->lat_p50 = pct_u64(lat, n_lat, 50);
     f->lat_p99 = pct_u64(lat, n_lat, 99);
     f->lat_max = n_lat ? lat[n_lat - 1] : 0;
@@ -232,8 +277,10 @@ reduce_nf(const struct diag_trace *t, uint32_t tid, struct nf_fig *f)
     size_t n_q = 0;
     int64_t q = 0;
     for (size_t i = 0; i < n_ev; i++) {
-        if (ev[i] & 1) {
-            qs[n_q++] = (uint64_t) VNET_MAX(q, 0);
+        if (ev[i] & 2) {
+            if (ev[i] & 1) {
+                qs[n_q++] = (uint64_t) VNET_MAX(q, 0);
+            }
             q++;
         } else {
             q--;
@@ -247,25 +294,30 @@ reduce_nf(const struct diag_trace *t, uint32_t tid, struct nf_fig *f)
     free(ev);
 }
 
+/* Ends the current window's matcher at 't_finish' and records its figures; the
+ * next window's matcher, if any, becomes current. */
 static void
-close_window(struct online *o, uint64_t t_end)
+close_window(struct online *o, uint64_t t_finish)
 {
     struct window *w = &o->ring[o->n_windows % o->cfg.keep];
-    struct diag_trace *t = match_finish(o->m, VNET_MAX(t_end, o->last_ts));
+    struct diag_trace *t = match_finish(o->m, VNET_MAX(t_finish, o->m_last_ts));
     w->t_start = o->win_start;
-    w->t_end = t_end;
+    w->t_end = o->win_end;
     for (uint32_t id = 1; id < o->topo->n_nfs; id++) {
         struct match_stats st;
         match_get_stats(o->m, id, &st);
         struct nf_fig *f = &w->nfs[id];
+        /* Over everything this matcher saw, lead-in and tail included. */
         *f = (struct nf_fig) {
-            .arrivals = st.in, .departures = st.out, .matched = st.matched,
             .unmatched = st.unmatched_out, .warmup = st.warmup_out,
-            .tail = st.tail_drops, .internal = st.internal_drops,
-            .consumed = st.consumed, .in_flight = st.in_flight,
             .reordered = st.reordered,
         };
-        reduce_nf(t, id, f);
+        reduce_nf(t, id, o->win_start, o->win_end, f);
+        for (size_t i = 0; i < t->n_hops; i++) {
+            const struct hop *h = &t->hops[i];
+            f->departures += h->nf == id && h->status == HOP_FORWARDED
+                             && h->t_dep >= o->win_start && h->t_dep < o->win_end;
+        }
         struct nf_fig *tot = &o->total[id];
         tot->arrivals += f->arrivals;
         tot->departures += f->departures;
@@ -282,15 +334,26 @@ close_window(struct online *o, uint64_t t_end)
     }
     diag_trace_destroy(t);
     match_destroy(o->m);
-    o->m = NULL;
     o->n_windows++;
+    o->m = o->m_next;
+    o->m_last_ts = o->next_last_ts;
+    o->m_next = NULL;
+    if (o->m) {
+        o->win_start = o->win_end;
+        o->win_end += o->cfg.window_ns;
+    }
 }
 
+/* Window k's matcher sees [start_k - overlap, end_k + overlap): a packet that
+ * arrives just before a boundary and leaves after it (a stall across the
+ * boundary) is matched in the window it arrived in, and the queue a window's
+ * first arrivals see includes what arrived before it. */
 static void
 feed(struct online *o, struct held *h)
 {
-    if (o->m && h->ts >= o->win_end) {
-        close_window(o, o->win_end);
+    uint64_t ov = o->cfg.overlap_ns;
+    while (o->m && h->ts >= o->win_end + ov) {
+        close_window(o, o->win_end + ov);
     }
     if (!o->m) {
         uint64_t start = h->ts;
@@ -299,8 +362,13 @@ feed(struct online *o, struct held *h)
             start = h->ts - (h->ts - o->win_end) % o->cfg.window_ns;
         }
         o->m = match_create(&o->mcfg, o->mnfs, o->topo->n_nfs);
+        o->m_last_ts = 0;
         o->win_start = start;
         o->win_end = start + o->cfg.window_ns;
+    }
+    if (!o->m_next && h->ts + ov >= o->win_end) {
+        o->m_next = match_create(&o->mcfg, o->mnfs, o->topo->n_nfs);
+        o->next_last_ts = 0;
     }
     if (!h->out) {
         if (!o->bw[h->tid]) {
@@ -309,7 +377,43 @@ feed(struct online *o, struct held *h)
         expb_add(o->bw[h->tid], h->ts, h->len);
     }
     match_packet(o->m, h->tid, h->out, h->ts, h->data, h->caplen);
-    o->last_ts = VNET_MAX(o->last_ts, h->ts);
+    o->m_last_ts = VNET_MAX(o->m_last_ts, h->ts);
+    if (o->m_next) {
+        match_packet(o->m_next, h->tid, h->out, h->ts, h->data, h->caplen);
+        o->next_last_ts = VNET_MAX(o->next_last_ts, h->ts);
+    }
+}
+
+/* Captures begin one after the other, and OVS applies a new mirror flow by flow:
+ * for a moment some of an NF's copies are captured and others not, which would
+ * look like drops (arrivals seen, departures not) or generated packets.  So the
+ * analysis starts once every capture of every NF has delivered its first frame
+ * (plus 10 ms), or 1 s after the first frame for captures that stay silent.
+ * Returns true once the start is decided. */
+static bool
+decide_start(struct online *o, uint64_t cutoff, bool all)
+{
+    uint64_t first = UINT64_MAX, last = 0;
+    bool every = true;
+    for (uint32_t id = 1; id < o->topo->n_nfs; id++) {
+        for (int d = 0; d < 2; d++) {
+            uint64_t t = o->first_ts[2 * id + d];
+            if (!t) {
+                every = false;
+            } else {
+                first = VNET_MIN(first, t);
+                last = VNET_MAX(last, t);
+            }
+        }
+    }
+    if (first == UINT64_MAX) {
+        return false;
+    }
+    if (every || all || cutoff > first + 1000000000ull) {
+        o->start_ns = last + 10000000ull;
+        return true;
+    }
+    return false;
 }
 
 void
@@ -330,19 +434,42 @@ online_advance(struct online *o, uint64_t now_ns)
         }
         qsort(o->held, o->n_held, sizeof *o->held, cmp_held);
     }
+    if (!o->start_ns && !decide_start(o, cutoff, all)) {
+        return;                 /* still waiting for every capture to begin */
+    }
+    o->cutoff = VNET_MAX(o->cutoff, cutoff);
     size_t k = 0;
     while (k < o->n_held && o->held[k].ts < cutoff) {
-        feed(o, &o->held[k++]);
+        if (o->held[k].ts < o->start_ns) {
+            o->before_start++;
+            k++;
+        } else {
+            feed(o, &o->held[k++]);
+        }
     }
     memmove(o->held, o->held + k, (o->n_held - k) * sizeof *o->held);
     o->n_held -= k;
-    if (o->m) {
-        if (all) {
-            close_window(o, o->last_ts + 1);
-        } else if (cutoff >= o->win_end) {
-            close_window(o, o->win_end);
-        } else if (cutoff > o->win_start) {
-            match_advance(o->m, cutoff);
+    while (o->m && !all && cutoff >= o->win_end + o->cfg.overlap_ns) {
+        close_window(o, o->win_end + o->cfg.overlap_ns);
+    }
+    if (all) {
+        if (o->m_next && o->next_last_ts < o->win_end) {
+            match_destroy(o->m_next);   /* nothing arrived in its window */
+            o->m_next = NULL;
+        }
+        while (o->m) {
+            uint64_t last = VNET_MAX(o->m_last_ts, o->next_last_ts);
+            if (o->m_next) {
+                close_window(o, last + 1);  /* the next window closes in turn */
+            } else {
+                o->win_end = VNET_MIN(o->win_end, last + 1);
+                close_window(o, last + 1);
+            }
+        }
+    } else if (o->m && cutoff > o->win_start) {
+        match_advance(o->m, cutoff);
+        if (o->m_next) {
+            match_advance(o->m_next, cutoff);
         }
     }
     for (uint32_t id = 1; id < o->topo->n_nfs && !all; id++) {
@@ -356,6 +483,12 @@ uint64_t
 online_windows(const struct online *o)
 {
     return o->n_windows;
+}
+
+uint64_t
+online_frames_before_start(const struct online *o)
+{
+    return o->before_start;
 }
 
 static void
@@ -433,6 +566,36 @@ bandwidth_to_json(const struct expb *e)
  *   "recent_max": latency_max_us and queue_max over the kept windows;
  *   "total": the sums over every closed window (maxima for the _max figures);
  *   "bandwidth": arrival bandwidth at 1 ms .. 1 s, over the agent's life. */
+/* The kept windows, oldest first: [{"t_start_ns", "seconds", "nfs": {"<nf>":
+ * {"arrivals", "drops", "queue_max", "latency_p99_us", "latency_max_us"}}}]. */
+struct json_object *
+online_timeline_to_json(struct online *o)
+{
+    struct json_object *arr = json_object_new_array();
+    size_t kept = (size_t) VNET_MIN(o->n_windows, o->cfg.keep);
+    for (size_t k = 0; k < kept; k++) {
+        const struct window *w = &o->ring[(o->n_windows - kept + k) % o->cfg.keep];
+        struct json_object *e = json_object_new_object();
+        add_u64(e, "t_start_ns", w->t_start);
+        json_object_object_add(e, "seconds", json_object_new_double(
+                                   (double) (w->t_end - w->t_start) / 1e9));
+        struct json_object *nfs = json_object_new_object();
+        for (uint32_t id = 1; id < o->topo->n_nfs; id++) {
+            const struct nf_fig *f = &w->nfs[id];
+            struct json_object *n = json_object_new_object();
+            add_u64(n, "arrivals", f->arrivals);
+            add_u64(n, "drops", f->tail + f->internal + f->consumed);
+            add_u64(n, "queue_max", f->q_max);
+            add_us(n, "latency_p99_us", f->lat_p99);
+            add_us(n, "latency_max_us", f->lat_max);
+            json_object_object_add(nfs, o->topo->nfs[id].name, n);
+        }
+        json_object_object_add(e, "nfs", nfs);
+        json_object_array_add(arr, e);
+    }
+    return arr;
+}
+
 struct json_object *
 online_stats_to_json(struct online *o)
 {
@@ -444,6 +607,8 @@ online_stats_to_json(struct online *o)
         struct json_object *n = json_object_new_object();
         add_u64(n, "arrivals", o->captured_in[id]);
         add_u64(n, "departures", o->captured_out[id]);
+        add_u64(n, "late_frames", o->late[id]);
+        add_us(n, "late_max_us", o->late_max_ns);
         if (last) {
             struct json_object *w = fig_to_json(&last->nfs[id], true);
             add_u64(w, "t_start_ns", last->t_start);

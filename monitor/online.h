@@ -16,10 +16,12 @@
  *   - bandwidth of arrivals at 1 ms, 10 ms, 100 ms and 1 s (mean and peak, EXPB of
  *     spec part D, over the agent's lifetime).
  *
- * A window boundary cuts hops in two: a packet that arrived before it and left
- * after it is "in flight" for the first window and a warm-up departure for the
- * second (not counted against the match rate); queue lengths in the first
- * milliseconds of a window miss the packets queued before it.  The figures of the
+ * Each window's matcher also sees 'overlap' before and after the window, and the
+ * figures are those of the hops that arrived in the window: a packet that stalls
+ * across a boundary (for less than 'overlap') is matched where it arrived, and the
+ * queue a window's first arrivals see includes what arrived before.  This costs
+ * matching the overlap twice (40 % more work with the defaults).  Unmatched and
+ * warm-up departures are counted over everything a window's matcher saw.  The figures of the
  * last 'keep' windows are kept; 'vnetctl monitor show' reads the latest complete
  * one and the maxima over all kept ones.
  *
@@ -38,7 +40,10 @@ struct online;
 
 struct online_config {
     uint64_t window_ns;         /* analysis window (default 1 s) */
-    uint64_t holdback_ns;       /* merge delay for out-of-order copies (20 ms) */
+    uint64_t holdback_ns;       /* merge delay for out-of-order copies (250 ms:
+                                 * a loaded host retires capture blocks late) */
+    uint64_t overlap_ns;        /* each window's matcher also sees this much before
+                                 * and after it (200 ms) */
     size_t keep;                /* windows of figures kept (10) */
 };
 void online_config_init(struct online_config *);
@@ -57,8 +62,15 @@ void online_advance(struct online *, uint64_t now_ns);
 /* Windows closed so far. */
 uint64_t online_windows(const struct online *);
 
+/* Frames captured before the analysis started (see decide_start() in online.c:
+ * it waits until every capture has begun). */
+uint64_t online_frames_before_start(const struct online *);
+
 /* {"<nf>": {"arrivals", "departures", "window": {...}, "recent_max": {...},
  *  "total": {...}, "bandwidth": {...}}, ...}: see online.c. */
 struct json_object *online_stats_to_json(struct online *);
+
+/* The figures of each kept window, oldest first (see online.c). */
+struct json_object *online_timeline_to_json(struct online *);
 
 #endif
