@@ -93,21 +93,52 @@ ctl_call_monitor(struct ctl_context *ctx, const char *method, struct json_object
 static void
 print_stats(struct ctl_context *ctx, struct json_object *r)
 {
-    fprintf(ctx->out, "Monitoring VNet of chain %s (agent up %.0f s)\n",
-            get_str(r, "chain"), get_double(r, "uptime_s"));
+    fprintf(ctx->out, "Monitoring VNet of chain %s (agent up %.0f s, %" PRId64
+            " windows analysed)\n", get_str(r, "chain"), get_double(r, "uptime_s"),
+            get_int(r, "windows"));
     struct json_object *nfs = json_object_object_get(r, "nfs");
+    fprintf(ctx->out, "  %-8s %8s %8s %13s %17s %19s %8s %9s\n", "NF", "IN_PPS", "OUT_PPS",
+            "QUEUE 50/99/MAX", "LATENCY_US 50/99", "DROPS TAIL/INT/POL", "MATCH",
+            "CAP_LOSS");
     json_object_object_foreach(nfs, name, nf) {
-        fprintf(ctx->out, "  %s:", name);
-        json_object_object_foreach(nf, key, val) {
-            if (json_object_is_type(val, json_type_double)) {
-                fprintf(ctx->out, " %s=%.3g", key, json_object_get_double(val));
-            } else if (!json_object_is_type(val, json_type_object)
-                       && !json_object_is_type(val, json_type_array)) {
-                fprintf(ctx->out, " %s=%s", key, json_object_get_string(val));
-            }
+        struct json_object *w = json_object_object_get(nf, "window");
+        int64_t loss = get_int(nf, "capture_drops") + get_int(nf, "mirror_port_drops");
+        if (!w) {
+            fprintf(ctx->out, "  %-8s (no window analysed yet: %" PRId64 " in, %" PRId64
+                    " out captured)\n", name, get_int(nf, "arrivals"),
+                    get_int(nf, "departures"));
+            continue;
         }
-        fprintf(ctx->out, "\n");
+        double sec = get_double(w, "seconds") > 0 ? get_double(w, "seconds") : 1;
+        char q[32], lat[32], drops[32];
+        snprintf(q, sizeof q, "%" PRId64 "/%" PRId64 "/%" PRId64, get_int(w, "queue_p50"),
+                 get_int(w, "queue_p99"), get_int(w, "queue_max"));
+        snprintf(lat, sizeof lat, "%.0f/%.0f", get_double(w, "latency_p50_us"),
+                 get_double(w, "latency_p99_us"));
+        snprintf(drops, sizeof drops, "%" PRId64 "/%" PRId64 "/%" PRId64,
+                 get_int(w, "drops_tail"), get_int(w, "drops_internal"),
+                 get_int(w, "drops_policy"));
+        fprintf(ctx->out, "  %-8s %8.0f %8.0f %13s %17s %19s %7.2f%% %9" PRId64 "\n", name,
+                (double) get_int(w, "arrivals") / sec,
+                (double) get_int(w, "departures") / sec, q, lat, drops,
+                100 * get_double(w, "match_rate"), loss);
     }
+    double win_s = 0;
+    json_object_object_foreach(nfs, n1, nf1) {
+        (void) n1;
+        struct json_object *w = json_object_object_get(nf1, "window");
+        win_s = w ? get_double(w, "seconds") : win_s;
+    }
+    fprintf(ctx->out, "  (rates and quantiles over the last %.1f s window; recent maxima:",
+            win_s);
+    json_object_object_foreach(nfs, n2, nf2) {
+        struct json_object *m = json_object_object_get(nf2, "recent_max");
+        if (m) {
+            fprintf(ctx->out, " %s queue %" PRId64 " latency %.1f ms;", n2,
+                    get_int(m, "queue_max"), get_double(m, "latency_max_us") / 1e3);
+        }
+    }
+    fprintf(ctx->out, ")\n");
     struct json_object *ports = json_object_object_get(r, "ports");
     fprintf(ctx->out, "  %-14s %-8s %-10s %10s %10s %8s\n", "CAPTURE", "NF", "DIRECTION",
             "PACKETS", "RATE_PPS", "LOST");
