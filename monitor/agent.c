@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -496,6 +497,11 @@ main(int argc, char *argv[])
         die("--control and --store are required");
     }
     a.replay = !strcmp(backend, "pcap");
+    /* Every analysis window allocates and frees its matcher's arrays: keep that
+     * memory in the heap instead of returning it to the kernel and faulting it in
+     * again (a quarter of the agent's CPU time at 200 kpps otherwise). */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     a.start_ns = vnet_wall_ns();
     pthread_mutex_init(&a.mutex, NULL);
     if (store_create(store_dir, (unsigned) keep, (uint32_t) snaplen, &a.store)) {

@@ -31,6 +31,13 @@ struct held {
     uint8_t data[HELD_SNAP];
 };
 
+/* The frames of one capture (an NF and direction) not yet fed, in arrival order,
+ * which is time order for one capture ring. */
+struct stream {
+    struct held *v;
+    size_t head, n, cap;        /* frames v[head .. n) */
+};
+
 /* The figures of one NF over one window (or their totals/maxima). */
 struct nf_fig {
     uint64_t arrivals, departures, matched, unmatched, warmup;
@@ -52,8 +59,8 @@ struct online {
     struct match_config mcfg;
     uint32_t *tid;              /* agent NF index -> topology id (0: not analysed) */
 
-    struct held *held;
-    size_t n_held, cap_held;
+    struct stream *streams;     /* [2 id + out]: held frames of one capture */
+    uint32_t *rank;             /* [2 id + out]: match_tie_rank() */
 
     struct match *m;            /* the current window's matcher, or NULL */
     struct match *m_next;       /* the next window's, during the overlap */
@@ -117,6 +124,14 @@ online_create(const struct agent_topology *atopo, const struct online_config *cf
     o->captured_out = vnet_xcalloc(topo->n_nfs, sizeof *o->captured_out);
     o->late = vnet_xcalloc(topo->n_nfs, sizeof *o->late);
     o->first_ts = vnet_xcalloc(2 * topo->n_nfs, sizeof *o->first_ts);
+    o->streams = vnet_xcalloc(2 * topo->n_nfs, sizeof *o->streams);
+    o->rank = vnet_xcalloc(2 * topo->n_nfs, sizeof *o->rank);
+    struct match *rk = match_create(&o->mcfg, o->mnfs, topo->n_nfs);
+    for (uint32_t id = 1; id < topo->n_nfs; id++) {
+        o->rank[2 * id] = match_tie_rank(rk, id, false);
+        o->rank[2 * id + 1] = match_tie_rank(rk, id, true);
+    }
+    match_destroy(rk);
     o->ring = vnet_xcalloc(o->cfg.keep, sizeof *o->ring);
     for (size_t i = 0; i < o->cfg.keep; i++) {
         o->ring[i].nfs = vnet_xcalloc(topo->n_nfs, sizeof *o->ring[i].nfs);
@@ -148,7 +163,11 @@ online_destroy(struct online *o)
     free(o->captured_out);
     free(o->late);
     free(o->first_ts);
-    free(o->held);
+    for (size_t i = 0; i < 2 * o->topo->n_nfs; i++) {
+        free(o->streams[i].v);
+    }
+    free(o->streams);
+    free(o->rank);
     free(o->tid);
     free(o->mnfs);
     topology_destroy(o->topo);
@@ -162,18 +181,25 @@ online_packet(struct online *o, size_t nf, bool arrivals, const struct capture_p
     if (!tid) {
         return;
     }
-    if (o->n_held == o->cap_held) {
-        o->cap_held = o->cap_held ? 2 * o->cap_held : 1024;
-        o->held = vnet_xrealloc(o->held, o->cap_held * sizeof *o->held);
+    struct stream *st = &o->streams[2 * tid + !arrivals];
+    if (st->n == st->cap) {
+        if (st->cap && st->head >= st->cap / 2) {
+            memmove(st->v, st->v + st->head, (st->n - st->head) * sizeof *st->v);
+            st->n -= st->head;
+            st->head = 0;
+        } else {
+            st->cap = st->cap ? 2 * st->cap : 1024;
+            st->v = vnet_xrealloc(st->v, st->cap * sizeof *st->v);
+        }
     }
-    struct held *h = &o->held[o->n_held++];
+    struct held *h = &st->v[st->n++];
     h->ts = pkt->ts_ns;
     h->tid = tid;
     h->out = !arrivals;
     h->len = pkt->len;
     h->caplen = (uint16_t) VNET_MIN(pkt->caplen, HELD_SNAP);
     memcpy(h->data, pkt->data, h->caplen);
-    h->rank = 0;                /* set when sorted: needs a matcher */
+    h->rank = o->rank[2 * tid + !arrivals];
     (arrivals ? o->captured_in : o->captured_out)[tid]++;
     uint64_t *first = &o->first_ts[2 * tid + !arrivals];
     if (!*first || pkt->ts_ns < *first) {
@@ -185,21 +211,56 @@ online_packet(struct online *o, size_t nf, bool arrivals, const struct capture_p
     }
 }
 
+/* Orders frames by time, then rank; NULL 'b' (no frame) comes after any frame. */
 static int
-cmp_held(const void *a_, const void *b_)
+cmp_held(const struct held *a, const struct held *b)
 {
-    const struct held *a = a_, *b = b_;
+    if (!b) {
+        return -1;
+    }
     if (a->ts != b->ts) {
         return a->ts < b->ts ? -1 : 1;
     }
     return a->rank < b->rank ? -1 : a->rank > b->rank;
 }
 
-static int
-cmp_u64(const void *a_, const void *b_)
+/* Sorts v[0..n) ascending: LSD radix sort on 11-bit digits of v - min, as many
+ * passes as the range needs (3 for a window's times in ns << 2). */
+static void
+sort_u64(uint64_t *v, size_t n)
 {
-    uint64_t a = *(const uint64_t *) a_, b = *(const uint64_t *) b_;
-    return a < b ? -1 : a > b;
+    if (n < 2) {
+        return;
+    }
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        lo = VNET_MIN(lo, v[i]);
+        hi = VNET_MAX(hi, v[i]);
+    }
+    uint64_t *tmp = vnet_xmalloc(n * sizeof *tmp);
+    uint64_t *src = v, *dst = tmp;
+    for (unsigned int shift = 0; shift < 64 && (hi - lo) >> shift; shift += 11) {
+        size_t count[2048] = { 0 };
+        for (size_t i = 0; i < n; i++) {
+            count[((src[i] - lo) >> shift) & 2047]++;
+        }
+        size_t sum = 0;
+        for (size_t d = 0; d < 2048; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            dst[count[((src[i] - lo) >> shift) & 2047]++] = src[i];
+        }
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v) {
+        memcpy(v, src, n * sizeof *v);
+    }
+    free(tmp);
 }
 
 /* The value at percentile 'pct' of the ascending 'v[0..n)' (nearest rank). */
@@ -266,13 +327,13 @@ reduce_nf(const struct diag_trace *t, uint32_t tid, uint64_t ws, uint64_t we,
             ev[n_ev++] = t_leave << 2;
         }
     }
-    qsort(lat, n_lat, sizeof *lat, cmp_u64);
+    sort_u64(lat, n_lat);
     f->matched = f->lat_n = n_lat;
     f->lat_p50 = pct_u64(lat, n_lat, 50);
     f->lat_p99 = pct_u64(lat, n_lat, 99);
     f->lat_max = n_lat ? lat[n_lat - 1] : 0;
 
-    qsort(ev, n_ev, sizeof *ev, cmp_u64);
+    sort_u64(ev, n_ev);
     uint64_t *qs = lat;         /* reuse: one sample per arrival, n >= arrivals */
     size_t n_q = 0;
     int64_t q = 0;
@@ -286,7 +347,7 @@ reduce_nf(const struct diag_trace *t, uint32_t tid, uint64_t ws, uint64_t we,
             q--;
         }
     }
-    qsort(qs, n_q, sizeof *qs, cmp_u64);
+    sort_u64(qs, n_q);
     f->q_p50 = pct_u64(qs, n_q, 50);
     f->q_p99 = pct_u64(qs, n_q, 99);
     f->q_max = n_q ? qs[n_q - 1] : 0;
@@ -422,33 +483,35 @@ online_advance(struct online *o, uint64_t now_ns)
     bool all = now_ns == UINT64_MAX;
     uint64_t cutoff = all ? UINT64_MAX
                       : now_ns > o->cfg.holdback_ns ? now_ns - o->cfg.holdback_ns : 0;
-    if (o->n_held) {
-        /* The ranks need a matcher; every matcher of this topology gives the same. */
-        struct match *rk = o->m ? o->m : match_create(&o->mcfg, o->mnfs,
-                                                      o->topo->n_nfs);
-        for (size_t i = 0; i < o->n_held; i++) {
-            o->held[i].rank = match_tie_rank(rk, o->held[i].tid, o->held[i].out);
-        }
-        if (rk != o->m) {
-            match_destroy(rk);
-        }
-        qsort(o->held, o->n_held, sizeof *o->held, cmp_held);
-    }
     if (!o->start_ns && !decide_start(o, cutoff, all)) {
         return;                 /* still waiting for every capture to begin */
     }
     o->cutoff = VNET_MAX(o->cutoff, cutoff);
-    size_t k = 0;
-    while (k < o->n_held && o->held[k].ts < cutoff) {
-        if (o->held[k].ts < o->start_ns) {
+    /* Merge the streams in (time, rank) order up to the cutoff: a linear scan
+     * over the few streams per frame. */
+    size_t n_streams = 2 * o->topo->n_nfs;
+    for (;;) {
+        struct stream *best = NULL;
+        for (size_t i = 2; i < n_streams; i++) {
+            struct stream *st = &o->streams[i];
+            if (st->head < st->n && cmp_held(&st->v[st->head],
+                                             best ? &best->v[best->head] : NULL) < 0) {
+                best = st;
+            }
+        }
+        if (!best || best->v[best->head].ts >= cutoff) {
+            break;
+        }
+        struct held *h = &best->v[best->head++];
+        if (h->ts < o->start_ns) {
             o->before_start++;
-            k++;
         } else {
-            feed(o, &o->held[k++]);
+            feed(o, h);
+        }
+        if (best->head == best->n) {
+            best->head = best->n = 0;
         }
     }
-    memmove(o->held, o->held + k, (o->n_held - k) * sizeof *o->held);
-    o->n_held -= k;
     while (o->m && !all && cutoff >= o->win_end + o->cfg.overlap_ns) {
         close_window(o, o->win_end + o->cfg.overlap_ns);
     }
