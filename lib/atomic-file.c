@@ -1,5 +1,6 @@
 #include "atomic-file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -61,6 +62,25 @@ vnet_atomic_write(const char *path, const void *data, size_t len, mode_t mode)
 out:
     free(tmp);
     return error;
+}
+
+int
+vnet_remove_flat_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        return -errno;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+            char *file = vnet_xasprintf("%s/%s", path, de->d_name);
+            unlink(file);
+            free(file);
+        }
+    }
+    closedir(d);
+    return rmdir(path) < 0 ? -errno : 0;
 }
 
 int

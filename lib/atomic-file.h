@@ -16,6 +16,10 @@ int vnet_atomic_write(const char *path, const void *data, size_t len, mode_t mod
  * -errno. */
 int vnet_mkdir_p(const char *path, mode_t mode);
 
+/* Removes directory 'path' and the files in it (not subdirectories: a directory
+ * this program filled with files, such as a dump).  Returns 0 or -errno. */
+int vnet_remove_flat_dir(const char *path);
+
 /* fsyncs the directory that holds 'path'.  Returns 0 or -errno. */
 int vnet_fsync_parent(const char *path);
 

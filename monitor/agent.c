@@ -8,7 +8,9 @@
  * files with --backend pcap), writes each packet to the rolling store and feeds the
  * online analysis in timestamp order; the main thread serves JSON-RPC requests on
  * the control socket: "stats" (per-NF figures for 'vnetctl monitor show') and
- * "dump" (a window of the store in the offline trace format).  SIGTERM stops it. */
+ * "dump" (a window of the store in the offline trace format or, with
+ * "comparison": true, the chain's entry and both sides' exits as ingress.pcap,
+ * exit0.pcap and exit1.pcap for 'vnetctl shadow compare').  SIGTERM stops it. */
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -269,10 +271,12 @@ do_dump(struct agent *a, struct json_object *params, struct json_object **ret)
     struct jpath pp = JPATH_KEY(&root, "params");
     const char *dir;
     double seconds = 5;
+    bool comparison = false;
     struct vnet_error *error;
     if ((error = jv_get_string(params, &pp, "dir", true, &dir))
         || (error = jv_get_double(params, &pp, "seconds", false, 0.001, 3600,
-                                  &seconds))) {
+                                  &seconds))
+        || (error = jv_get_bool(params, &pp, "comparison", false, &comparison))) {
         return error;
     }
     if (dir[0] != '/') {
@@ -291,11 +295,13 @@ do_dump(struct agent *a, struct json_object *params, struct json_object **ret)
     struct json_object *files = json_object_new_object();
     for (size_t i = 0; i < a->n_ports; i++) {
         struct port_state *p = &a->ports[i];
-        if (p->nf < 0) {
-            continue;           /* comparison ports are not part of a trace */
+        if ((p->nf < 0) != comparison) {
+            continue;           /* a trace, or the comparison ports alone */
         }
-        char *name = vnet_xasprintf("%s.%s.pcap", a->topo.nfs[p->nf].name,
-                                    p->arrivals ? "in" : "out");
+        char *name = comparison
+            ? vnet_xasprintf("%s.pcap", a->topo.ports[i].special)
+            : vnet_xasprintf("%s.%s.pcap", a->topo.nfs[p->nf].name,
+                             p->arrivals ? "in" : "out");
         char *path = vnet_xasprintf("%s/%s", dir, name);
         long n = store_dump(a->store, p->store_port, from, to, path);
         if (n < 0) {
@@ -309,6 +315,19 @@ do_dump(struct agent *a, struct json_object *params, struct json_object **ret)
             json_object_put(files);
             return error;
         }
+    }
+    if (comparison) {
+        if (!json_object_object_length(files)) {
+            json_object_put(files);
+            return vnet_error_create(VNET_ERR_NOT_FOUND, "this Monitoring VNet has no "
+                                     "comparison ports (the chain has no shadow)");
+        }
+        struct json_object *r = json_object_new_object();
+        json_object_object_add(r, "dir", json_object_new_string(dir));
+        json_object_object_add(r, "seconds", json_object_new_double(seconds));
+        json_object_object_add(r, "files", files);
+        *ret = r;
+        return NULL;
     }
     struct json_object *topo = agent_topology_to_json(&a->topo);
     char *topo_path = vnet_xasprintf("%s/topology.json", dir);

@@ -75,6 +75,9 @@ int ctl_cmd_chain_exec(struct ctl_context *);
 int ctl_call_monitor(struct ctl_context *, const char *method,
                      struct json_object *params, struct json_object **ret_result);
 int ctl_cmd_monitor_show(struct ctl_context *);
+/* 'shadow compare' (ctl-compare.c) and its options. */
+extern const struct ctl_option ctl_compare_options[];
+int ctl_cmd_shadow_compare(struct ctl_context *);
 int ctl_cmd_monitor_dump(struct ctl_context *);
 
 /* Prints 'obj' as indented JSON to ctx->out. */

@@ -2,7 +2,6 @@
  * vnetctl itself; for a live chain the directory is a dump of its Monitoring VNet. */
 #include "vnetd/ctl-diagnose.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -102,25 +101,6 @@ diagnose_dir(struct ctl_context *ctx, const char *dir, struct json_object *extra
     return rc;
 }
 
-/* Removes the files of the temporary dump directory 'dir' (it has no
- * subdirectories), then the directory. */
-static void
-remove_dump(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-                char *path = vnet_xasprintf("%s/%s", dir, de->d_name);
-                unlink(path);
-                free(path);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
 
 /* PerfSight findings as text lines. */
 static char *
@@ -182,7 +162,7 @@ diagnose_live(struct ctl_context *ctx)
     int rc = ctl_call_monitor(ctx, "dump", params, &dumped);
     if (rc) {
         if (!keep) {
-            remove_dump(dir);
+            vnet_remove_flat_dir(dir);
         }
         free(dir);
         return rc;
@@ -220,7 +200,7 @@ diagnose_live(struct ctl_context *ctx)
     rc = diagnose_dir(ctx, dir, extra, ps_text);
     free(ps_text);
     if (!keep) {
-        remove_dump(dir);
+        vnet_remove_flat_dir(dir);
     }
     free(dir);
     return rc;

@@ -71,9 +71,12 @@ struct nf {
     enum nf_mode mode;
     struct nf_port ports[2];        /* [0] --in, [1] --out */
     struct nf_queue q;
+    struct nf_queue hq;             /* --priority: served before 'q' */
     struct nf_server srv;
     struct nf_rule *rules;
     size_t n_rules;
+    struct nf_rule *prio;           /* --priority rules (forward direction) */
+    size_t n_prio;
     struct nf_nat *nat;
     uint32_t snat_ip;
     struct nf_control *ctl;
@@ -174,7 +177,8 @@ rx_batch(struct nf *nf, int pi)
     }
 
     uint64_t wall = 0;
-    uint32_t kept = 0;
+    uint32_t kept = 0, kept_h = 0;
+    uint32_t room_h = nf->n_prio ? nf_queue_room(&nf->hq) : 0;
     for (int i = 0; i < r; i++) {
         if (nf->rx_addr[i].sll_pkttype == PACKET_OUTGOING) {
             continue;
@@ -189,7 +193,13 @@ rx_batch(struct nf *nf, int pi)
                 t_arr = wall ? wall : (wall = vnet_wall_ns());
             }
         }
-        uint32_t qlen = nf->q.count + kept;
+        bool prio = false;
+        if (nf->n_prio && dir == NF_DIR_FORWARD) {
+            struct pkt_info info;
+            pkt_parse(data, VNET_MIN(len, (size_t) NF_SLOT_DATA), &info);
+            prio = nf_rules_match(nf->prio, nf->n_prio, &info) >= 0;
+        }
+        uint32_t qlen = prio ? nf->hq.count + kept_h : nf->q.count + nf->hq.count + kept;
         if (len > NF_SLOT_DATA) {
             st->oversize++;
             if (nf->log) {
@@ -208,14 +218,15 @@ rx_batch(struct nf *nf, int pi)
                 continue;
             }
         }
-        if (kept >= room) {
+        if (prio ? kept_h >= room_h : kept >= room) {
             st->tail_drops++;
             if (nf->log) {
                 log_drop(nf, data, len, dir, t_arr, qlen, NF_TL_TAIL);
             }
             continue;
         }
-        struct nf_slot *slot = nf_queue_tail(&nf->q, kept);
+        struct nf_slot *slot = prio ? nf_queue_tail(&nf->hq, kept_h++)
+                                    : nf_queue_tail(&nf->q, kept++);
         if (slot->data != data) {
             memcpy(slot->data, data, len);
         }
@@ -223,9 +234,11 @@ rx_batch(struct nf *nf, int pi)
         slot->dir = (uint8_t) dir;
         slot->t_arr_ns = t_arr;
         slot->qlen_at_arr = qlen;
-        kept++;
     }
     nf_queue_push(&nf->q, kept);
+    if (kept_h) {
+        nf_queue_push(&nf->hq, kept_h);
+    }
     return (unsigned int) r;
 }
 
@@ -272,22 +285,13 @@ process(struct nf *nf, struct nf_slot *slot, uint64_t now, struct nf_timelog_rec
     return NF_TL_FORWARDED;
 }
 
-/* Serves what the peak rate allows now.  Returns the number of packets served. */
-static unsigned int
-serve(struct nf *nf, uint64_t now)
+/* Processes and sends the first 'k' packets of 'q'. */
+static void
+serve_queue(struct nf *nf, struct nf_queue *q, unsigned int k, uint64_t now)
 {
-    unsigned int want = VNET_MIN(nf->q.count, (uint32_t) BATCH);
-    if (!want) {
-        return 0;
-    }
-    unsigned int k = nf_server_grant(&nf->srv, now, want, &nf->next_service);
-    if (!k) {
-        return 0;
-    }
-
     unsigned int ntx[2] = { 0, 0 };
     for (unsigned int i = 0; i < k; i++) {
-        struct nf_slot *slot = nf_queue_head(&nf->q, i);
+        struct nf_slot *slot = nf_queue_head(q, i);
         struct nf_timelog_record *rec = nf->log ? &nf->recs[i] : NULL;
         if (rec) {
             fill_record(rec, slot->data, slot->len, slot->dir, slot->t_arr_ns,
@@ -318,7 +322,7 @@ serve(struct nf *nf, uint64_t now)
         nf_port_send(&nf->ports[out], nf->tx_msgs[out], ntx[out], nf->tx_failed[out]);
         for (unsigned int j = 0; j < ntx[out]; j++) {
             uint32_t i = nf->tx_slot[out][j];
-            struct dir_stats *st = &nf->st[nf_queue_head(&nf->q, i)->dir];
+            struct dir_stats *st = &nf->st[nf_queue_head(q, i)->dir];
             if (nf->tx_failed[out][j]) {
                 st->tx_errors++;
                 nf->status[i] = NF_TL_TX_ERROR;
@@ -335,7 +339,26 @@ serve(struct nf *nf, uint64_t now)
             nf_timelog_write(nf->log, &nf->recs[i]);
         }
     }
-    nf_queue_pop(&nf->q, k);
+    nf_queue_pop(q, k);
+}
+
+/* Serves what the peak rate allows now, the priority queue first.  Returns the
+ * number of packets served. */
+static unsigned int
+serve(struct nf *nf, uint64_t now)
+{
+    unsigned int want = VNET_MIN(nf->q.count + nf->hq.count, (uint32_t) BATCH);
+    if (!want) {
+        return 0;
+    }
+    unsigned int k = nf_server_grant(&nf->srv, now, want, &nf->next_service);
+    unsigned int kh = VNET_MIN(k, nf->hq.count);
+    if (kh) {
+        serve_queue(nf, &nf->hq, kh, now);
+    }
+    if (k > kh) {
+        serve_queue(nf, &nf->q, k - kh, now);
+    }
     return k;
 }
 
@@ -393,6 +416,19 @@ stats_to_string(struct nf *nf)
     json_object_object_add(q, "max", json_object_new_uint64(nf->q.max_count));
     json_object_object_add(q, "capacity", json_object_new_uint64(nf->q.capacity));
     json_object_object_add(o, "queue", q);
+    if (nf->n_prio) {
+        struct json_object *h = json_object_new_object();
+        json_object_object_add(h, "len", json_object_new_uint64(nf->hq.count));
+        json_object_object_add(h, "max", json_object_new_uint64(nf->hq.max_count));
+        struct json_object *rules = json_object_new_array();
+        for (size_t i = 0; i < nf->n_prio; i++) {
+            char buf[96];
+            nf_rule_format(&nf->prio[i], buf, sizeof buf);
+            json_object_array_add(rules, json_object_new_string(buf));
+        }
+        json_object_object_add(h, "rules", rules);
+        json_object_object_add(o, "priority_queue", h);
+    }
 
     struct json_object *f = json_object_new_object();
     uint64_t pause_left = nf->srv.pause_until > now ? nf->srv.pause_until - now : 0;
@@ -457,6 +493,7 @@ on_command(const struct nf_cmd *cmd, void *aux)
         break;
     case NF_CMD_QUEUE:
         nf_queue_set_capacity(&nf->q, (uint32_t) cmd->value);
+        nf_queue_set_capacity(&nf->hq, (uint32_t) cmd->value);
         break;
     case NF_CMD_STATS:
         return stats_to_string(nf);
@@ -465,6 +502,7 @@ on_command(const struct nf_cmd *cmd, void *aux)
         memset(nf->st, 0, sizeof nf->st);
         nf->arp_replies = nf->nat_unsupported = nf->nat_no_mapping = nf->nat_exhausted = 0;
         nf->q.max_count = nf->q.count;
+        nf->hq.max_count = nf->hq.count;
         break;
     case NF_CMD_HELP:
         return vnet_xstrdup(nf_cmd_help());
@@ -496,7 +534,7 @@ run(struct nf *nf)
             n += nf_control_pollfds(nf->ctl, &fds[n]);
         }
         struct timespec ts, *tsp = NULL;
-        if (nf->q.count) {
+        if (nf->q.count || nf->hq.count) {
             uint64_t wait = nf->next_service > now ? nf->next_service - now : 0;
             if (wait < SPIN_NS) {
                 /* A wake-up from ppoll() takes tens of microseconds here: at high
@@ -531,6 +569,8 @@ usage(void)
            "  --queue N       FIFO capacity in packets, 1..65536 (default 1024)\n"
            "  --deny RULE     firewall: drop 'proto,src,sport,dst,dport' ('*' = any,\n"
            "                  a.b.c.d[/len], port N or lo-hi); repeatable\n"
+           "  --priority RULE serve matching packets (same syntax) from a second queue\n"
+           "                  before all others (strict priority, any mode); repeatable\n"
            "  --snat IP       nat: NAPT to IP, proxy ARP for IP on --out\n"
            "  --control PATH  unix stream socket for run-time commands (line protocol):\n"
            "                  %s\n"
@@ -584,7 +624,7 @@ client(const char *path, const char *command)
 int
 main(int argc, char *argv[])
 {
-    enum { OPT_MODE = 256, OPT_IN, OPT_OUT, OPT_PEAK, OPT_QUEUE, OPT_DENY, OPT_SNAT,
+    enum { OPT_MODE = 256, OPT_IN, OPT_OUT, OPT_PEAK, OPT_QUEUE, OPT_DENY, OPT_PRIO, OPT_SNAT,
            OPT_CONTROL, OPT_LOG, OPT_SEED, OPT_COMMAND };
     static const struct option options[] = {
         { "mode", required_argument, NULL, OPT_MODE },
@@ -593,6 +633,7 @@ main(int argc, char *argv[])
         { "peak-pps", required_argument, NULL, OPT_PEAK },
         { "queue", required_argument, NULL, OPT_QUEUE },
         { "deny", required_argument, NULL, OPT_DENY },
+        { "priority", required_argument, NULL, OPT_PRIO },
         { "snat", required_argument, NULL, OPT_SNAT },
         { "control", required_argument, NULL, OPT_CONTROL },
         { "log-times", required_argument, NULL, OPT_LOG },
@@ -606,7 +647,7 @@ main(int argc, char *argv[])
     const char *in = "eth0", *out = "eth1", *snat = NULL, *control = NULL;
     const char *log_path = NULL, *command = NULL;
     uint64_t peak = 0, queue = 1024, seed = 0;
-    size_t rules_cap = 0;
+    size_t rules_cap = 0, prio_cap = 0;
     bool have_mode = false;
     int opt;
 
@@ -647,6 +688,18 @@ main(int argc, char *argv[])
                 usage_error("--deny: %s", msg);
             }
             nf->n_rules++;
+            break;
+        }
+        case OPT_PRIO: {
+            vnet_grow((void **) &nf->prio, &prio_cap, nf->n_prio + 1, sizeof *nf->prio);
+            struct vnet_error *error = nf_rule_parse(optarg, &nf->prio[nf->n_prio]);
+            if (error) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", error->message);
+                vnet_error_destroy(error);
+                usage_error("--priority: %s", msg);
+            }
+            nf->n_prio++;
             break;
         }
         case OPT_SNAT:
@@ -731,6 +784,7 @@ main(int argc, char *argv[])
         nf->nat = nf_nat_create(nf->snat_ip, nf->ports[1].mac);
     }
     nf_queue_init(&nf->q, (uint32_t) queue);
+    nf_queue_init(&nf->hq, (uint32_t) queue);
     nf_server_init(&nf->srv, peak, seed ? seed : vnet_mono_ns() ^ (uint64_t) getpid());
     nf->scratch = vnet_xmalloc(BATCH * sizeof *nf->scratch);
     nf->start_ns = vnet_mono_ns();
@@ -761,9 +815,11 @@ out:
     nf_nat_destroy(nf->nat);
     if (nf->q.slots) {
         nf_queue_destroy(&nf->q);
+        nf_queue_destroy(&nf->hq);
     }
     free(nf->scratch);
     free(nf->rules);
+    free(nf->prio);
     if (nf->stop_fd >= 0) {
         close(nf->stop_fd);
     }

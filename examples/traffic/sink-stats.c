@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag/emodel.h"
 #include "examples/nf/pkt.h"
 #include "examples/traffic/payload.h"
 #include "lib/util.h"
@@ -213,6 +214,10 @@ struct flow {
     bool rtp_started;
     uint32_t rtp_prev_ts;
     int64_t rtp_ts_ns;              /* extended RTP timestamp, ns */
+    uint64_t *rtp_delay;            /* one-way delay by extended RTP sequence number
+                                     * - rtp_first (EMODEL_LOST: not received) */
+    uint64_t rtp_first;
+    size_t rtp_n, rtp_cap;
 };
 
 struct interval {
@@ -258,6 +263,7 @@ sink_stats_destroy(struct sink_stats *s)
     for (size_t i = 0; i < s->n_flows; i++) {
         sink_seq_destroy(&s->flows[i]->seq);
         free(s->flows[i]->lat);
+        free(s->flows[i]->rtp_delay);
         free(s->flows[i]);
     }
     free(s->flows);
@@ -392,6 +398,31 @@ checksums_ok(const uint8_t *frame, const struct pkt_info *info)
     return !pkt_csum_fold(pkt_csum_add(sum, l4, l4_len));
 }
 
+/* Records the one-way delay of RTP packet 'ext' for the E-model (packets before
+ * the first one seen, or more than 2^20 past it, are left out). */
+static void
+rtp_delay_add(struct flow *f, uint64_t ext, uint64_t delay)
+{
+    if (!f->rtp_n) {
+        f->rtp_first = ext;
+    }
+    if (ext < f->rtp_first || ext - f->rtp_first >= (1u << 20)) {
+        return;
+    }
+    size_t i = (size_t) (ext - f->rtp_first);
+    if (i >= f->rtp_cap) {
+        size_t cap = VNET_MAX(f->rtp_cap * 2, i + 1);
+        cap = VNET_MAX(cap, (size_t) 256);
+        f->rtp_delay = vnet_xrealloc(f->rtp_delay, cap * sizeof *f->rtp_delay);
+        for (size_t k = f->rtp_cap; k < cap; k++) {
+            f->rtp_delay[k] = EMODEL_LOST;
+        }
+        f->rtp_cap = cap;
+    }
+    f->rtp_delay[i] = delay;
+    f->rtp_n = VNET_MAX(f->rtp_n, i + 1);
+}
+
 static void
 account_payload(struct sink_stats *s, struct flow *f, const uint8_t *p, size_t len,
                 uint64_t t_rx)
@@ -411,12 +442,13 @@ account_payload(struct sink_stats *s, struct flow *f, const uint8_t *p, size_t l
     } else if (payload_rtp_decode(p, len, &rtp) && (rtp.has_send_time || rtp_port)) {
         f->kind = FLOW_RTP;
         f->ssrc = rtp.ssrc;
-        if (sink_seq_add(&f->seq, sink_seq_extend16(&f->seq, rtp.seq))
-            == SINK_SEQ_DUPLICATE) {
+        uint64_t ext = sink_seq_extend16(&f->seq, rtp.seq);
+        if (sink_seq_add(&f->seq, ext) == SINK_SEQ_DUPLICATE) {
             return;
         }
         if (rtp.has_send_time) {
             add_latency(s, f, t_rx, rtp.t_send_ns);
+            rtp_delay_add(f, ext, t_rx > rtp.t_send_ns ? t_rx - rtp.t_send_ns : 0);
         }
         if (f->rtp_started) {
             f->rtp_ts_ns += (int64_t) (int32_t) (rtp.timestamp - f->rtp_prev_ts)
@@ -557,6 +589,22 @@ flow_to_json(const struct sink_stats *s, const struct flow *f)
         json_object_object_add(q, "reordered", json_object_new_uint64(f->seq.reordered));
         json_object_object_add(o, "seq", q);
         json_object_object_add(o, "jitter_us", jdouble(f->jitter.j / 1e3, 2));
+    }
+    if (f->kind == FLOW_RTP && f->rtp_n) {
+        /* Voice quality as a G.711 receiver with a 40 ms playout buffer hears it. */
+        struct emodel_config ec;
+        emodel_config_init(&ec);
+        struct emodel_result er;
+        if (!emodel_assess(&ec, f->rtp_delay, f->rtp_n, EMODEL_LOST, &er)) {
+            struct json_object *m = json_object_new_object();
+            json_object_object_add(m, "packets", json_object_new_uint64(er.sent));
+            json_object_object_add(m, "late", json_object_new_uint64(er.late));
+            json_object_object_add(m, "effective_loss", jdouble(er.e, 6));
+            json_object_object_add(m, "mouth_to_ear_ms", jdouble(er.mouth_to_ear_ms, 2));
+            json_object_object_add(m, "r", jdouble(er.r, 2));
+            json_object_object_add(m, "mos", jdouble(er.mos, 3));
+            json_object_object_add(o, "emodel", m);
+        }
     }
     if (f->lat) {
         json_object_object_add(o, "latency_us", hist_to_json(f->lat));

@@ -1,0 +1,112 @@
+#!/bin/bash
+# bench-probe.sh -- the probe effect of a Monitoring VNet on the production chain.
+#
+# Usage: tests/bench/bench-probe.sh BUILD_DIR [VARIANT...]   (root; isolated OVS + libvirtd)
+#
+# fw-nat-vpn (peak rates uncapped, so the host is the bottleneck) runs on an
+# isolated substrate.  For each variant, REPS repetitions alternate "monitoring off"
+# and "monitoring on" (the order flips every repetition); each measures
+#   - max throughput: vnet-gen at its maximum rate for 2 s, packets/s at the sink;
+#   - latency at 50% load: half the first off-run's max for 2 s, sink p50/p99.
+# Medians per state and the on/off ratios are printed.  Variants (mirror options):
+#   default          'vnetctl mirror fw-nat-vpn'
+#   snaplen64        --snaplen 64
+#   nat-only         --nodes nat (mirror only the NF under suspicion)
+#   cpu1             --cpus 1 (pin the monitoring VNode to CPU 1)
+# No assertions: this is a measurement.
+set -euo pipefail
+build=$(cd "${1:?usage: bench-probe.sh BUILD_DIR [VARIANT...]}" && pwd)
+shift
+variants=("$@")
+[ ${#variants[@]} -gt 0 ] || variants=(default nat-only snaplen64 cpu1)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+REPS=${REPS:-5}
+[ "$(id -u)" = 0 ] || { echo "bench-probe.sh: needs root" >&2; exit 1; }
+W=$(mktemp -d /tmp/vnet-bench-probe.XXXXXX)
+SUB=$W/sub
+export VNET_SOCKET=$W/vnetd.sock OVS_RUNDIR=$SUB/ovs
+VNETCTL=$build/vnetd/vnetctl
+vnetd_pid=""
+cleanup() {
+    [ -n "$vnetd_pid" ] && { kill "$vnetd_pid"; sleep 0.5; }
+    "$top/scripts/vnet-host.sh" down --isolated "$SUB"
+    rm -rf "$W"
+}
+trap cleanup EXIT
+"$top/scripts/vnet-host.sh" up --isolated "$SUB" 2>/dev/null
+read -r -a opts <<<"$("$top/scripts/vnet-host.sh" env --isolated "$SUB")"
+"$build/vnetd/vnetd" --socket "$VNET_SOCKET" --state-dir "$W/state" --log-file "$W/vnetd.log" \
+    --pidfile "$W/vnetd.pid" --nf-control-dir "$W/nf" --detach "${opts[@]}"
+vnetd_pid=$(cat "$W/vnetd.pid")
+python3 - "$top/templates/chains/fw-nat-vpn.json" "$W/uncapped.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+for n in t["nodes"]:
+    n["nf"]["peak_pps"] = 10000000
+json.dump(t, open(sys.argv[2], "w"))
+PY
+"$VNETCTL" chain load "$W/uncapped.json" >/dev/null
+"$VNETCTL" chain create fw-nat-vpn >/dev/null
+GEN=$build/examples/vnet-gen; SINK=$build/examples/vnet-sink
+
+# run RATE : 2 s from the source VNode; prints "pps p50_us p99_us".
+run() {
+    "$VNETCTL" chain exec fw-nat-vpn sink -- "$SINK" --dev eth0 --duration 3.5 \
+        --out "$W/s.json" >/dev/null 2>"$W/sink.err" &
+    local job=$!
+    for _ in $(seq 50); do grep -q ready "$W/sink.err" 2>/dev/null && break; sleep 0.1; done
+    "$VNETCTL" chain exec fw-nat-vpn source -- "$GEN" --dev eth0 --dst-mac 02:76:6e:00:00:01 \
+        --src 10.70.0.10 --dst 10.70.0.20 --dport 5000 --rate "$1" --seq \
+        --duration 2 >"$W/g.json"
+    wait "$job"
+    python3 - "$W/g.json" "$W/s.json" <<'PY'
+import json, sys
+g, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+f = [f for f in s["flows"] if f["dport"] == 5000]
+rx = f[0]["seq"]["received"] if f else 0
+lat = f[0]["latency_us"] if f else {"p50": 0, "p99": 0}
+print(f"{rx / g['duration_s']:.0f} {lat['p50']} {lat['p99']}")
+PY
+}
+mirror_on() {
+    case $1 in
+    default) "$VNETCTL" mirror fw-nat-vpn >/dev/null ;;
+    snaplen64) "$VNETCTL" mirror fw-nat-vpn --snaplen 64 >/dev/null ;;
+    nat-only) "$VNETCTL" mirror fw-nat-vpn --nodes nat >/dev/null ;;
+    cpu1) "$VNETCTL" mirror fw-nat-vpn --cpus 1 >/dev/null ;;
+    *) echo "unknown variant $1" >&2; exit 1 ;;
+    esac
+    # Until the agent analyses: its capture and analysis run during the measurement.
+    for _ in $(seq 60); do
+        "$VNETCTL" --json monitor show fw-nat-vpn >"$W/m.json" 2>/dev/null && break
+        sleep 0.25
+    done
+    sleep 1
+}
+mirror_off() { "$VNETCTL" unmirror fw-nat-vpn >/dev/null; sleep 1; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+run 5000000 >/dev/null          # warm-up
+max0=$(run 5000000 | awk '{print $1}')
+half=$((max0 / 2))
+echo "== probe effect on fw-nat-vpn (uncapped): $REPS repetitions per variant, medians"
+echo "   calibration: max $max0 pps with monitoring off; latency measured at $half pps"
+for v in "${variants[@]}"; do
+    : >"$W/off.max"; : >"$W/on.max"; : >"$W/off.lat"; : >"$W/on.lat"
+    for rep in $(seq "$REPS"); do
+        order="off on"; [ $((rep % 2)) = 0 ] && order="on off"
+        for state in $order; do
+            [ "$state" = on ] && mirror_on "$v"
+            run 5000000 | awk '{print $1}' >>"$W/$state.max"
+            run "$half" | awk '{print $2, $3}' >>"$W/$state.lat"
+            [ "$state" = on ] && mirror_off
+        done
+    done
+    offm=$(median <"$W/off.max"); onm=$(median <"$W/on.max")
+    off50=$(awk '{print $1}' "$W/off.lat" | median); on50=$(awk '{print $1}' "$W/on.lat" | median)
+    off99=$(awk '{print $2}' "$W/off.lat" | median); on99=$(awk '{print $2}' "$W/on.lat" | median)
+    printf '%-10s max pps off %s on %s (on/off %.3f, cost %.1f%%); at 50%%: p50 off %s on %s us; p99 off %s on %s us (on/off %.2f)\n' \
+        "$v" "$offm" "$onm" "$(echo "$onm / $offm" | bc -l)" "$(echo "100 * (1 - $onm / $offm)" | bc -l)" \
+        "$off50" "$on50" "$off99" "$on99" "$(echo "$on99 / $off99" | bc -l)"
+    echo "           runs: off $(tr '\n' ' ' <"$W/off.max")/ on $(tr '\n' ' ' <"$W/on.max")"
+done

@@ -1,0 +1,131 @@
+#!/bin/bash
+# ctest: timeout=1200 labels=substrate
+# The Wundsam scenario on the real substrate (isolated OVS + libvirtd LXC): a VoIP
+# call (G.711 RTP) and bursty background UDP through fw -> nat -> vpn, whose VPN
+# gateway (a 5 kpps shaper) queues the bursts for hundreds of milliseconds, so the
+# call degrades.  A Shadow VNet clones the chain and gets a duplicate of the real
+# traffic; nothing of it reaches the sink.  The fix, a strict-priority queue for
+# RTP at the shadow's VPN, goes to the shadow only; 'shadow compare' pairs both
+# chains on the same packets and says SWAP; after 'swap' the receiver hears a
+# better call; 'rollback' brings the old behaviour back; 'shadow retire' removes
+# the shadow side.
+source "$(dirname "$0")/lib.sh"
+start_substrate
+start_vnetd "${SUBSTRATE_OPTS[@]}" --nf-control-dir "$T/nf"
+GEN=$VNET_BUILD/examples/vnet-gen
+SINK=$VNET_BUILD/examples/vnet-sink
+GW=02:76:6e:00:00:01
+
+python3 - "$VNET_SOURCE/templates/chains/fw-nat-vpn.json" "$T/chain.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+for n in t["nodes"]:
+    if n["name"] == "vpn":
+        n["nf"]["peak_pps"] = 5000      # the bottleneck
+        n["nf"]["queue"] = 4096
+json.dump(t, open(sys.argv[2], "w"))
+PY
+expect_rc 0 "$VNETCTL" chain load "$T/chain.json"
+expect_rc 0 "$VNETCTL" chain create fw-nat-vpn
+expect_rc 0 "$VNETCTL" shadow create fw-nat-vpn
+expect_rc 0 "$VNETCTL" --json shadow show fw-nat-vpn
+cp "$T/out" "$T/shadow.json"
+[ "$(json_get "$T/shadow.json" 'j["shadow"]["production_side"]')" = 0 ] || fail "production side"
+[ "$(virsh_t list --name | grep -c '^vnet-fw-nat-vpn-')" = 8 ] \
+    || fail "expected 8 domains with the shadow: $(virsh_t list --name)"
+pass "shadow created: 3 cloned NF VNodes beside production"
+
+# start_sink FILE SECONDS / traffic SECONDS: the call plus bursty background.
+start_sink() {
+    "$VNETCTL" chain exec fw-nat-vpn sink -- "$SINK" --out "$1" --dev eth0 \
+        --duration "$2" 2>"$T/sink.err" &
+    SINK_JOB=$!
+    for _ in $(seq 50); do grep -q ready "$T/sink.err" 2>/dev/null && return; sleep 0.1; done
+    fail "vnet-sink did not start: $(cat "$T/sink.err")"
+}
+traffic() {
+    local bursts=() at
+    for ((at = 1000; at < $1 * 1000; at += 2000)); do
+        bursts+=(--burst "flow=0,rate=15000,duration=150000,at=$at")
+    done
+    "$VNETCTL" chain exec fw-nat-vpn source -- "$GEN" --dev eth0 --dst-mac "$GW" \
+        --src 10.70.0.10 --dst 10.70.0.20 --dport 5000 --seq --rate 3000 --poisson \
+        --rtp --rtp-port 5004 "${bursts[@]}" --duration "$1" >"$T/gen.json"
+}
+# mos FILE: the call's MOS as the receiver heard it.
+mos() {
+    json_get "$1" '[f for f in j["flows"] if f["dport"] == 5004][0]["emodel"]["mos"]'
+}
+
+# Isolation: the shadow's output never reaches the sink.
+start_sink "$T/iso.json" 5
+"$VNETCTL" chain exec fw-nat-vpn source -- "$GEN" --dev eth0 --dst-mac "$GW" \
+    --src 10.70.0.10 --dst 10.70.0.20 --dport 6000 --seq --rate 1000 --duration 2 >/dev/null
+wait "$SINK_JOB"
+python3 - "$T/iso.json" <<'PY'
+import json, sys
+f = [f for f in json.load(open(sys.argv[1]))["flows"] if f["dport"] == 6000][0]
+assert f["seq"]["received"] == 2000 and f["seq"]["duplicates"] == 0, f["seq"]
+PY
+dropped=$(ofctl dump-flows vnet-br0 | grep 'cookie=0x766e6574' | grep 'actions=drop' \
+    | sed -n 's/.*n_packets=\([0-9]*\).*/\1/p' | awk '{s += $1} END {print s + 0}')
+[ "$dropped" -ge 2000 ] || fail "the shadow's exit drop rule counted $dropped packets"
+pass "the shadow's 2000 copies were dropped at its exit ($dropped by the drop rules); the sink saw each packet once"
+
+expect_rc 0 "$VNETCTL" mirror fw-nat-vpn
+expect_rc 0 "$VNETCTL" shadow set fw-nat-vpn vpn "args=--priority udp,*,*,*,5004"
+expect_rc 0 "$VNETCTL" --json shadow show fw-nat-vpn
+grep -q -- "--priority" "$T/out" || fail "the shadow's template lacks the fix: $OUT"
+for _ in $(seq 100); do
+    [ "$(virsh_t list --name | grep -c '^vnet-fw-nat-vpn-')" = 9 ] && break; sleep 0.1
+done
+pass "the fix (strict priority for RTP at the VPN) is on the shadow only"
+
+# Observe both chains on the same packets.
+start_sink "$T/before.json" 27
+traffic 24 &
+GEN_JOB=$!
+sleep 1
+expect_rc 0 "$VNETCTL" --json shadow compare fw-nat-vpn --duration 20s --min-duration 15s
+cp "$T/out" "$T/compare.json"
+wait "$GEN_JOB"
+wait "$SINK_JOB"
+python3 - "$T/compare.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+voip = [k for k in c["classes"] if k["name"] == "voip"][0]
+print("compare:", c["verdict"], "voip MOS prod", voip["production"]["mos"],
+      "shadow", voip["shadow"]["mos"], file=sys.stderr)
+assert voip["shadow"]["mos"] > voip["production"]["mos"] + 0.3, voip
+assert c["verdict"] == "SWAP", json.dumps(c["clauses"], indent=1)
+PY
+before=$(mos "$T/before.json")
+pass "shadow compare: SWAP; the call's MOS in production $before"
+
+expect_rc 0 "$VNETCTL" swap fw-nat-vpn
+start_sink "$T/after.json" 15
+traffic 12
+wait "$SINK_JOB"
+after=$(mos "$T/after.json")
+python3 -c "import sys; sys.exit(0 if $after > $before + 0.3 else 1)" \
+    || fail "after the swap the call's MOS is $after (before: $before)"
+pass "after swap the receiver hears MOS $after (was $before)"
+
+expect_rc 0 "$VNETCTL" rollback fw-nat-vpn
+start_sink "$T/rolled.json" 15
+traffic 12
+wait "$SINK_JOB"
+rolled=$(mos "$T/rolled.json")
+python3 -c "import sys; sys.exit(0 if $rolled < $after - 0.3 else 1)" \
+    || fail "after rollback the call's MOS is $rolled (fixed: $after)"
+pass "rollback restores the old behaviour: MOS $rolled"
+
+expect_rc 0 "$VNETCTL" shadow retire fw-nat-vpn
+for _ in $(seq 100); do
+    [ "$(virsh_t list --all --name | grep -c -- '-b$')" = 0 ] && break; sleep 0.1
+done
+[ "$(virsh_t list --all --name | grep -c -- '-b$')" = 0 ] \
+    || fail "shadow VNodes left: $(virsh_t list --all --name)"
+expect_rc 2 "$VNETCTL" shadow compare fw-nat-vpn --duration 1s
+grep -q "no shadow" <<<"$ERR" || fail "compare without a shadow: $ERR"
+pass "shadow retired; compare then says there is no shadow"
