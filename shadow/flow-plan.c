@@ -43,6 +43,7 @@ struct dest {
     enum { DEST_PORT, DEST_ENDPOINT, DEST_DROP } kind;
     uint16_t port;
     const struct flow_endpoint *ep;
+    uint16_t observe;           /* also a copy to this port (0: none) */
 };
 
 static char *
@@ -54,9 +55,13 @@ actions_for(const struct flow_graph *g, const struct dest *d, size_t n)
         char mac[18];
         switch (d[i].kind) {
         case DEST_ENDPOINT:
-            part = vnet_xasprintf("mod_dl_src:%s,mod_dl_dst:%s,output:%u",
-                                  g->gateway_mac, mac_str(d[i].ep->mac, mac),
-                                  d[i].ep->port);
+            part = d[i].observe
+                ? vnet_xasprintf("mod_dl_src:%s,mod_dl_dst:%s,output:%u,output:%u",
+                                 g->gateway_mac, mac_str(d[i].ep->mac, mac),
+                                 d[i].ep->port, d[i].observe)
+                : vnet_xasprintf("mod_dl_src:%s,mod_dl_dst:%s,output:%u",
+                                 g->gateway_mac, mac_str(d[i].ep->mac, mac),
+                                 d[i].ep->port);
             break;
         case DEST_PORT:
             part = vnet_xasprintf("output:%u", d[i].port);
@@ -82,20 +87,22 @@ static struct dest
 forward_dest(const struct flow_graph *g, int side, int to)
 {
     if (to == FLOW_EP_EGRESS) {
-        return side == g->active ? (struct dest) { DEST_ENDPOINT, 0, &g->sink }
-                                 : (struct dest) { DEST_DROP, 0, NULL };
+        uint16_t obs = g->observe_exit[side];
+        return side == g->active ? (struct dest) { DEST_ENDPOINT, 0, &g->sink, obs }
+               : obs ? (struct dest) { DEST_PORT, obs, NULL, 0 }
+               : (struct dest) { DEST_DROP, 0, NULL, 0 };
     }
-    return (struct dest) { DEST_PORT, g->in_ports[side][to], NULL };
+    return (struct dest) { DEST_PORT, g->in_ports[side][to], NULL, 0 };
 }
 
 static struct dest
 reverse_dest(const struct flow_graph *g, int side, int to)
 {
     if (to == FLOW_EP_INGRESS) {
-        return side == g->active ? (struct dest) { DEST_ENDPOINT, 0, &g->source }
-                                 : (struct dest) { DEST_DROP, 0, NULL };
+        return side == g->active ? (struct dest) { DEST_ENDPOINT, 0, &g->source, 0 }
+                                 : (struct dest) { DEST_DROP, 0, NULL, 0 };
     }
-    return (struct dest) { DEST_PORT, g->out_ports[side][to], NULL };
+    return (struct dest) { DEST_PORT, g->out_ports[side][to], NULL, 0 };
 }
 
 /* Emits the rules for packets arriving on 'in_port': to one of the 'n' next hops

@@ -12,7 +12,10 @@
  *     outputs: the duplicate is made by the switch, not by a probe);
  *   - each side forwards along the graph; the active side delivers to the sink, the
  *     inactive side's output is dropped by a rule of its own (so the rule's counters
- *     account for every packet the shadow emitted);
+ *     account for every packet the shadow emitted).  With an observation port for a
+ *     side's exit (the Monitoring VNet's), the rule also outputs a copy there; for
+ *     the inactive side that copy is the only output ("observed, then dropped":
+ *     an OVS port mirror would not copy a packet the flow table drops);
  *   - reverse traffic from the sink goes back through the active side only; the
  *     inactive side's reverse emissions are dropped likewise;
  *   - where the graph fans out, TCP/UDP flows are spread by the low bits of the L4
@@ -55,6 +58,8 @@ struct flow_graph {
     const uint16_t *out_ports[2];
     bool has_shadow;            /* side 1 exists */
     int active;                 /* 0 or 1 */
+    uint16_t observe_exit[2];   /* by side: a port that gets a copy of what the side
+                                 * emits at egress (the monitor's), or 0 */
     uint64_t cookie;
     const char *gateway_mac;    /* "xx:xx:..." answered to the endpoints' ARP */
 };

@@ -220,6 +220,7 @@ plan_flows(struct chain_plan *p, const struct chain_template *t)
         .out_ports = { ports[p->active][1], ports[other][1] },
         .has_shadow = p->nf_first[other] >= 0,
         .active = 0,
+        .observe_exit = { p->observe_exit[p->active], p->observe_exit[other] },
         .cookie = p->cookie,
         .gateway_mac = VNET_GATEWAY_MAC,
     };
@@ -233,27 +234,33 @@ plan_flows(struct chain_plan *p, const struct chain_template *t)
     free(edges);
 }
 
-/* Adds a monitoring VNode NIC receiving the copies of mirror 'what'. */
-static void
+/* Adds a monitoring VNode NIC receiving the copies of mirror 'what' and returns
+ * its OpenFlow port.  With 'by_rule' no Mirror row is planned: the steering rules
+ * output the copies to the port themselves (OVS does not mirror a packet that the
+ * flow table drops, and the shadow's exit traffic is dropped). */
+static uint16_t
 add_mirror(struct chain_plan *p, struct vnode_plan *mon, const char *sfx,
            const char *what, const char *select_dst, const char *select_src,
-           size_t *cap)
+           bool by_rule, size_t *cap)
 {
     size_t n = mon->n_nics++;
     make_nic(&mon->nics[n], p->chain_id, 0xfc, (unsigned) n, sfx,
              (uint16_t) (p->port_base + PORT_MONITOR(n)),
              (169u << 24) | (254u << 16) | (uint32_t) (n + 1) << 8 | 1, 30);
     snprintf(mon->nics[n].guest, sizeof mon->nics[n].guest, "%.7s", sfx);
-    struct mirror_plan *mp = &p->mirrors[p->n_mirrors++];
-    mp->name = vnet_xasprintf("vnet-%s-%s", p->chain, sfx);
-    mp->what = vnet_xstrdup(what);
-    mp->select_dst = select_dst;
-    mp->select_src = select_src;
-    mp->output = mon->nics[n].ifname;
+    if (!by_rule) {
+        struct mirror_plan *mp = &p->mirrors[p->n_mirrors++];
+        mp->name = vnet_xasprintf("vnet-%s-%s", p->chain, sfx);
+        mp->what = vnet_xstrdup(what);
+        mp->select_dst = select_dst;
+        mp->select_src = select_src;
+        mp->output = mon->nics[n].ifname;
+    }
     char *port = vnet_xasprintf("%s=%s", mon->nics[n].guest, what);
     argv_add(mon, cap, "--port");
     argv_add(mon, cap, port);
     free(port);
+    return mon->nics[n].ofport;
 }
 
 /* Adds the monitoring VNode and its mirrors. */
@@ -323,10 +330,10 @@ plan_monitor(struct chain_plan *p, const struct chain_template *t,
         char sfx[8], what[64];
         snprintf(sfx, sizeof sfx, "m%02ua", (unsigned) (idx % 100));
         snprintf(what, sizeof what, "%s:in", nf->node);
-        add_mirror(p, v, sfx, what, nf->nics[0].ifname, NULL, &cap);
+        add_mirror(p, v, sfx, what, nf->nics[0].ifname, NULL, false, &cap);
         snprintf(sfx, sizeof sfx, "m%02ud", (unsigned) (idx % 100));
         snprintf(what, sizeof what, "%s:out", nf->node);
-        add_mirror(p, v, sfx, what, NULL, nf->nics[1].ifname, &cap);
+        add_mirror(p, v, sfx, what, NULL, nf->nics[1].ifname, false, &cap);
     }
     /* With a shadow: the chain's entry and each side's exit, for the comparison of
      * the two on the same packets. */
@@ -339,10 +346,11 @@ plan_monitor(struct chain_plan *p, const struct chain_template *t,
             }
         }
         add_mirror(p, v, "mxi", "@ingress", NULL,
-                   p->vnodes[p->source_idx].nics[0].ifname, &cap);
+                   p->vnodes[p->source_idx].nics[0].ifname, false, &cap);
         for (int side = 0; exit_nf >= 0 && side < 2; side++) {
-            add_mirror(p, v, side ? "mx1" : "mx0", side ? "@exit1" : "@exit0", NULL,
-                       nf_vnode(p, side, (size_t) exit_nf)->nics[1].ifname, &cap);
+            p->observe_exit[side] = add_mirror(p, v, side ? "mx1" : "mx0",
+                                               side ? "@exit1" : "@exit0", NULL, NULL,
+                                               true, &cap);
         }
     }
     return NULL;
@@ -412,9 +420,11 @@ chain_plan_create(const struct chain_plan_input *in, const struct chain_plan_env
         make_endpoint(&p->vnodes[p->n_vnodes++], p, t, false, env);
         p->sink_idx = p->n_vnodes;
         make_endpoint(&p->vnodes[p->n_vnodes++], p, t, true, env);
-        plan_flows(p, t);
         if (in->monitor) {
             error = plan_monitor(p, t, env, in->monitor);
+        }
+        if (!error) {
+            plan_flows(p, t);   /* after the monitor: it may observe the exits */
         }
     }
     if (error) {

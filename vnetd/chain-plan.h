@@ -118,6 +118,8 @@ struct chain_plan {
     size_t source_idx, sink_idx;
     struct mirror_plan *mirrors;
     size_t n_mirrors;
+    uint16_t observe_exit[2];   /* by side: the monitoring VNode's port that gets a
+                                 * copy of what the side emits at egress (0: none) */
     char **flows;               /* ovs-ofctl flow syntax, with cookie and priority */
     size_t n_flows;
 };

@@ -104,6 +104,7 @@ struct ovs_adapter {
     long long int next_audit;
     long long int next_kick;
     unsigned int kick_seq;
+    struct smap ifindexes;      /* port name -> the device's ifindex last seen */
     uint64_t last_bundle_us;
     bool changed;
     bool db_converged;
@@ -202,6 +203,7 @@ ovs_adapter_create(const char *db, const char *rundir, const char *instance)
     a->rundir = vnet_xstrdup(rundir);
     a->instance = vnet_xstrdup(instance);
     a->idl = ovsdb_idl_create(db, &ovsrec_idl_class, true, true);
+    smap_init(&a->ifindexes);
     ovsdb_idl_set_probe_interval(a->idl, 5000);
     return a;
 }
@@ -263,6 +265,7 @@ ovs_adapter_destroy(struct ovs_adapter *a)
         ovsdb_idl_txn_destroy(a->txn);
     }
     ovsdb_idl_destroy(a->idl);
+    smap_destroy(&a->ifindexes);
     free_wants(a);
     for (size_t i = 0; i < a->n_flowsets; i++) {
         flowset_free(&a->flowsets[i]);
@@ -565,6 +568,27 @@ diff_mirrors(struct ovs_adapter *a, struct ovsdb_idl_txn *txn)
     return changes;
 }
 
+/* True if the device of 'port''s interface has a different ifindex than when it
+ * was last seen (it was deleted and created again).  Remembers the new one. */
+static bool
+device_recreated(struct ovs_adapter *a, const struct ovsrec_port *port)
+{
+    if (port->n_interfaces != 1 || port->interfaces[0]->n_ifindex != 1
+        || port->interfaces[0]->ifindex[0] <= 0) {
+        return false;
+    }
+    char now[24];
+    snprintf(now, sizeof now, "%" PRId64, port->interfaces[0]->ifindex[0]);
+    const char *seen = smap_get(&a->ifindexes, port->name);
+    bool changed = seen && strcmp(seen, now);
+    if (changed) {
+        smap_remove(&a->ifindexes, port->name);
+    } else if (!seen) {
+        smap_add(&a->ifindexes, port->name, now);
+    }
+    return changed;
+}
+
 /* Adds to 'txn' every change needed; returns the number of changes. */
 static int
 diff_db(struct ovs_adapter *a, struct ovsdb_idl_txn *txn)
@@ -603,6 +627,17 @@ diff_db(struct ovs_adapter *a, struct ovsdb_idl_txn *txn)
         if (on != br) {
             delete_port(on, port);
             add_port(a, txn, br, w);
+            changes++;
+            continue;
+        }
+        if (device_recreated(a, port)) {
+            /* The VNode restarted and its veth is a new device under the old name:
+             * ovs-vswitchd's userspace datapath still reads the old one.  Remove the
+             * port now and add it back on the next pass (in one transaction the
+             * bridge would keep the port as it is). */
+            VNLOG_INFO("port '%s': its device was re-created; re-adding the port",
+                       w->name);
+            delete_port(br, port);
             changes++;
             continue;
         }

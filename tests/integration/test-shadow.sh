@@ -127,5 +127,5 @@ done
 [ "$(virsh_t list --all --name | grep -c -- '-b$')" = 0 ] \
     || fail "shadow VNodes left: $(virsh_t list --all --name)"
 expect_rc 2 "$VNETCTL" shadow compare fw-nat-vpn --duration 1s
-grep -q "no shadow" <<<"$ERR" || fail "compare without a shadow: $ERR"
+grep -qi "no shadow" <<<"$ERR" || fail "compare without a shadow: $ERR"
 pass "shadow retired; compare then says there is no shadow"

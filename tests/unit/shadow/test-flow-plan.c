@@ -90,8 +90,12 @@ nf_peer(int port)
 
 /* Walks a packet from 'port' (as emitted there); records where copies end: the
  * sink, the source, or a drop (with the port of the dropping rule). */
+#define OBSERVE0 60                 /* the monitor's ports for each side's exit */
+#define OBSERVE1 61
+
 struct outcome {
     int sink, source, drops;
+    int observed[2];
     int drop_ports[8];
     int visited[32], n_visited;
 };
@@ -112,6 +116,8 @@ walk(const struct rule *r, size_t n, int port, unsigned int sport, unsigned int 
         out->visited[out->n_visited++] = to;
         if (to == SINK) {
             out->sink++;
+        } else if (to == OBSERVE0 || to == OBSERVE1) {
+            out->observed[to - OBSERVE0]++;
         } else if (to == SOURCE) {
             out->source++;
         } else {
@@ -200,6 +206,36 @@ test_chain_with_shadow(void **state)
     }
 }
 
+/* With the Monitoring VNet observing the exits: the active side's output reaches
+ * the sink and a copy the monitor; the shadow's output reaches the monitor only
+ * (an OVS port mirror would not copy it, the flow table drops it). */
+static void
+test_observed_exits(void **state)
+{
+    (void) state;
+    for (int active = 0; active < 2; active++) {
+        struct flow_graph g = graph(chain_edges, 4, 3, true, active);
+        g.observe_exit[0] = OBSERVE0;
+        g.observe_exit[1] = OBSERVE1;
+        size_t n;
+        char **text = flow_plan_build(&g, &n);
+        struct rule *r = parse_rules(text, n);
+        struct outcome o = { 0 };
+        walk(r, n, SOURCE, 1234, 80, &o, 0);
+        assert_int_equal(o.sink, 1);
+        assert_int_equal(o.drops, 0);
+        assert_int_equal(o.observed[active], 1);
+        assert_int_equal(o.observed[!active], 1);
+        /* Replies are not observed at the exits, and never take the shadow. */
+        memset(&o, 0, sizeof o);
+        walk(r, n, SINK, 80, 1234, &o, 0);
+        assert_int_equal(o.source, 1);
+        assert_int_equal(o.observed[0] + o.observed[1], 0);
+        flow_plan_free(text, n);
+        free(r);
+    }
+}
+
 static void
 test_no_shadow(void **state)
 {
@@ -261,6 +297,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_with_shadow),
+        cmocka_unit_test(test_observed_exits),
         cmocka_unit_test(test_no_shadow),
         cmocka_unit_test(test_dag_symmetry),
     };
