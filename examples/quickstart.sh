@@ -125,21 +125,23 @@ call "$work/before.json" "production"
 step "mirroring the chain into a Monitoring VNet (production runs no extra code)"
 "$vnetctl" mirror "$chain"
 start_sink "$work/mon.json" 10
-traffic 7 &
+"$vnetctl" chain exec "$chain" source -- "$gen" --dev eth0 --dst-mac "$gw" \
+    --src 10.70.0.10 --dst 10.70.0.20 --dport 5000 --seq --rate 2000 --duration 7 \
+    >"$work/gen.json" &
 gen_job=$!
 sleep 3
 "$vnetctl" monitor show "$chain"
 
-step "injecting a fault: the NAT stalls for 100 ms; then 'vnetctl diagnose'"
+step "injecting a fault under steady 2 kpps: the NAT stalls for 100 ms; then 'vnetctl diagnose'"
 nat_ctl=$("$vnetctl" --json chain show "$chain" | python3 -c '
 import json, sys
 print([v["control"] for v in json.load(sys.stdin)["instance"]["vnodes"]
        if v.get("node") == "nat" and v["role"] == "nf"][0])')
 "$nf" --control "$nat_ctl" --command "pause 100000"
+sleep 2
+"$vnetctl" diagnose "$chain" --window 4s --report "$work/diagnosis.json" | head -24
 wait "$gen_job"
 wait "$sink_job"
-sleep 1
-"$vnetctl" diagnose "$chain" --window 6s --report "$work/diagnosis.json" | head -30
 python3 - "$work/diagnosis.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -155,12 +157,12 @@ step "creating a Shadow VNet: a clone of the chain fed a duplicate of the real t
 step "fixing the shadow only: strict priority for the call's RTP at its VPN gateway"
 "$vnetctl" shadow set "$chain" vpn "args=--priority udp,*,*,*,5004"
 
-step "comparing production and shadow on the same packets for 15 s"
-start_sink "$work/cmp.json" 21
-traffic 18 &
+step "comparing production and shadow on the same packets for 35 s"
+start_sink "$work/cmp.json" 42
+traffic 39 &
 gen_job=$!
 sleep 1
-"$vnetctl" shadow compare "$chain" --duration 15s --min-duration 10s \
+"$vnetctl" shadow compare "$chain" --duration 35s --min-duration 30s \
     --report "$work/compare.json"
 wait "$gen_job"
 wait "$sink_job"
