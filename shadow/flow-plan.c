@@ -106,11 +106,13 @@ reverse_dest(const struct flow_graph *g, int side, int to)
 }
 
 /* Emits the rules for packets arriving on 'in_port': to one of the 'n' next hops
- * per side of the sides in 'sides' (bucketed by the low bits of 'field'). */
+ * per side of the sides in 'sides' (bucketed by the low bits of 'field').  With
+ * 'tag' (ingress with a shadow), IP packets also get the active side's epoch tag
+ * written into their DSCP bit 0 (actions prefix 'tag'). */
 static void
 steer(const struct flow_graph *g, struct rules *r, uint16_t in_port,
       const int *next, size_t n, const int *sides, size_t n_sides, bool forward,
-      const char *field)
+      const char *field, const char *tag)
 {
     struct dest d[2];
     for (size_t s = 0; s < n_sides; s++) {
@@ -119,6 +121,10 @@ steer(const struct flow_graph *g, struct rules *r, uint16_t in_port,
     }
     char *acts = actions_for(g, d, n_sides);
     add(r, "priority=100,in_port=%u,actions=%s", in_port, acts);
+    if (tag) {
+        add(r, "priority=101,in_port=%u,ip,actions=%s,%s", in_port, tag, acts);
+        add(r, "priority=101,in_port=%u,ipv6,actions=%s,%s", in_port, tag, acts);
+    }
     free(acts);
     if (n < 2) {
         return;
@@ -136,11 +142,42 @@ steer(const struct flow_graph *g, struct rules *r, uint16_t in_port,
                                : reverse_dest(g, sides[s], next[b % n]);
             }
             acts = actions_for(g, d, n_sides);
-            add(r, "priority=110,in_port=%u,%s,%s=0x%x/0x%x,actions=%s", in_port,
-                protos[pr], field, b, mask, acts);
+            add(r, "priority=110,in_port=%u,%s,%s=0x%x/0x%x,actions=%s%s%s", in_port,
+                protos[pr], field, b, mask, tag ? tag : "", tag ? "," : "", acts);
             free(acts);
         }
     }
+}
+
+/* The exit of side 'side' (its last NF's out port 'port', whose only successor is
+ * egress) with a shadow: an IP packet is delivered by the side whose tag it got at
+ * ingress, i.e. by the side that served production when it entered, so a swap
+ * neither loses the packets in flight in the old production side nor delivers
+ * their duplicates from the new one.  The tag bit is cleared on delivery.  The
+ * other packets go to the side's observation port, or are dropped.  Non-IP frames
+ * follow the active side (the priority-100 rule). */
+static void
+tagged_exit(const struct flow_graph *g, struct rules *r, int side, uint16_t port)
+{
+    static const char *const l3[] = { "ip", "ipv6" };
+    struct dest deliver = { DEST_ENDPOINT, 0, &g->sink, g->observe_exit[side] };
+    struct dest other = g->observe_exit[side]
+                        ? (struct dest) { DEST_PORT, g->observe_exit[side], NULL, 0 }
+                        : (struct dest) { DEST_DROP, 0, NULL, 0 };
+    char *yes = actions_for(g, &deliver, 1);
+    char *no = actions_for(g, &other, 1);
+    for (size_t k = 0; k < 2; k++) {
+        add(r, "priority=101,in_port=%u,%s,actions=move:NXM_OF_IP_TOS[2]->NXM_NX_REG0[0],"
+            "resubmit(,1)", port, l3[k]);
+        for (int tag = 0; tag < 2; tag++) {
+            bool ours = tag == g->side_tag[side];
+            add(r, "table=1,priority=100,in_port=%u,%s,reg0=0x%x/0x1,actions=%s%s",
+                port, l3[k], (unsigned) tag, ours ? "load:0->NXM_OF_IP_TOS[2]," : "",
+                ours ? yes : no);
+        }
+    }
+    free(yes);
+    free(no);
 }
 
 static size_t
@@ -218,26 +255,37 @@ flow_plan_build(const struct flow_graph *g, size_t *ret_n)
         }
     }
 
-    /* Ingress: to the active side, and a duplicate to the shadow side. */
+    /* Ingress: to the active side, and a duplicate to the shadow side, tagged with
+     * the active side's epoch. */
+    char *tag = g->has_shadow ? vnet_xasprintf("load:%d->NXM_OF_IP_TOS[2]",
+                                               g->side_tag[g->active] & 1)
+                              : NULL;
     size_t n = successors(g, FLOW_EP_INGRESS, next);
     if (n) {
-        steer(g, &r, g->source.port, next, n, both, (size_t) n_sides, true, "tp_src");
+        steer(g, &r, g->source.port, next, n, both, (size_t) n_sides, true, "tp_src",
+              tag);
     }
+    free(tag);
     /* Egress: replies go back through the active side only. */
     n = predecessors(g, FLOW_EP_EGRESS, next);
     if (n) {
-        steer(g, &r, g->sink.port, next, n, active_only, 1, false, "tp_dst");
+        steer(g, &r, g->sink.port, next, n, active_only, 1, false, "tp_dst", NULL);
     }
     for (int side = 0; side < n_sides; side++) {
         int one[1] = { side };
         for (size_t i = 0; i < g->n_nfs; i++) {
             n = successors(g, (int) i, next);
             if (n) {
-                steer(g, &r, g->out_ports[side][i], next, n, one, 1, true, "tp_src");
+                steer(g, &r, g->out_ports[side][i], next, n, one, 1, true, "tp_src",
+                      NULL);
+            }
+            if (g->has_shadow && n == 1 && next[0] == FLOW_EP_EGRESS) {
+                tagged_exit(g, &r, side, g->out_ports[side][i]);
             }
             n = predecessors(g, (int) i, next);
             if (n) {
-                steer(g, &r, g->in_ports[side][i], next, n, one, 1, false, "tp_dst");
+                steer(g, &r, g->in_ports[side][i], next, n, one, 1, false, "tp_dst",
+                      NULL);
             }
         }
     }

@@ -24,6 +24,14 @@
  *   - ARP requests from the endpoints are answered by the switch, IPv6 link-local
  *     noise from any port is dropped.
  *
+ *   - with a shadow, ingress writes the active side's tag into bit 0 of the DSCP of
+ *     every IP packet (both copies), and each side's exit delivers only the packets
+ *     tagged with its own tag (clearing the bit): a packet is delivered by the side
+ *     that served production when it entered, exactly once, even while a swap
+ *     leaves packets in flight in both sides.  DSCP bit 0 is 0 in every standard
+ *     codepoint (RFC 2474 pool 1); pools 2 and 3 would lose it.  A graph whose exit
+ *     NF also fans out elsewhere keeps the untagged exit rule.
+ *
  * A swap is the same plan with the other side active; the OVS adapter installs a
  * plan as one atomic bundle, so no packet sees a mix.  Pure: no I/O.
  *
@@ -60,6 +68,8 @@ struct flow_graph {
     int active;                 /* 0 or 1 */
     uint16_t observe_exit[2];   /* by side: a port that gets a copy of what the side
                                  * emits at egress (the monitor's), or 0 */
+    int side_tag[2];            /* by side: its epoch tag (0 or 1; the chain's real
+                                 * side number), with a shadow */
     uint64_t cookie;
     const char *gateway_mac;    /* "xx:xx:..." answered to the endpoints' ARP */
 };

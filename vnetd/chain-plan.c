@@ -221,6 +221,7 @@ plan_flows(struct chain_plan *p, const struct chain_template *t)
         .has_shadow = p->nf_first[other] >= 0,
         .active = 0,
         .observe_exit = { p->observe_exit[p->active], p->observe_exit[other] },
+        .side_tag = { p->active, other },
         .cookie = p->cookie,
         .gateway_mac = VNET_GATEWAY_MAC,
     };

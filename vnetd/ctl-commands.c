@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/atomic-file.h"
 #include "lib/error.h"
 #include "lib/rpc-client.h"
 #include "lib/util.h"
@@ -40,6 +41,23 @@ ctl_print_json(struct ctl_context *ctx, struct json_object *obj)
     fprintf(ctx->out, "%s\n", json_object_to_json_string_ext(
                 obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
                 | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+int
+ctl_write_report(struct ctl_context *ctx, const char *what, const char *file,
+                 struct json_object *obj)
+{
+    const char *s = json_object_to_json_string_ext(
+        obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *with_nl = vnet_xasprintf("%s\n", s);
+    int err = vnet_atomic_write(file, with_nl, strlen(with_nl), 0644);
+    free(with_nl);
+    if (err) {
+        fprintf(ctx->err, "vnetctl: %s: cannot write the report to %s: %s\n", what, file,
+                strerror(-err));
+        return CTL_EXIT_USAGE;
+    }
+    return CTL_EXIT_OK;
 }
 
 int

@@ -175,16 +175,7 @@ ctl_cmd_shadow_compare(struct ctl_context *ctx)
         free(text);
     }
     if (report_file) {
-        const char *s = json_object_to_json_string_ext(
-            obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-        char *with_nl = vnet_xasprintf("%s\n", s);
-        int err = vnet_atomic_write(report_file, with_nl, strlen(with_nl), 0644);
-        free(with_nl);
-        if (err) {
-            fprintf(ctx->err, "vnetctl: shadow compare: cannot write %s: %s\n",
-                    report_file, strerror(-err));
-            rc = CTL_EXIT_USAGE;
-        }
+        rc = ctl_write_report(ctx, "shadow compare", report_file, obj);
     }
     json_object_put(obj);
     compare_result_destroy(res);

@@ -83,16 +83,7 @@ diagnose_dir(struct ctl_context *ctx, const char *dir, struct json_object *extra
         free(input);
     }
     if (report_file) {
-        const char *s = json_object_to_json_string_ext(
-            obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-        char *with_nl = vnet_xasprintf("%s\n", s);
-        int err = vnet_atomic_write(report_file, with_nl, strlen(with_nl), 0644);
-        free(with_nl);
-        if (err) {
-            fprintf(ctx->err, "vnetctl: diagnose: cannot write the report to %s: %s\n",
-                    report_file, strerror(-err));
-            rc = CTL_EXIT_USAGE;
-        }
+        rc = ctl_write_report(ctx, "diagnose", report_file, obj);
     }
     json_object_put(obj);
     json_object_put(extra);

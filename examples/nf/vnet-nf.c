@@ -595,6 +595,22 @@ usage_error(const char *fmt, ...)
     exit(1);
 }
 
+/* Parses rule 'arg' of option 'opt' onto the array '*rules' or exits with usage. */
+static void
+add_rule_opt(const char *opt, const char *arg, struct nf_rule **rules, size_t *n,
+             size_t *cap)
+{
+    vnet_grow((void **) rules, cap, *n + 1, sizeof **rules);
+    struct vnet_error *error = nf_rule_parse(arg, &(*rules)[*n]);
+    if (error) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", error->message);
+        vnet_error_destroy(error);
+        usage_error("%s: %s", opt, msg);
+    }
+    (*n)++;
+}
+
 static uint64_t
 parse_uint_opt(const char *opt, const char *arg, unsigned long long min,
                unsigned long long max)
@@ -678,30 +694,12 @@ main(int argc, char *argv[])
         case OPT_QUEUE:
             queue = parse_uint_opt("--queue", optarg, 1, NF_QUEUE_MAX);
             break;
-        case OPT_DENY: {
-            vnet_grow((void **) &nf->rules, &rules_cap, nf->n_rules + 1, sizeof *nf->rules);
-            struct vnet_error *error = nf_rule_parse(optarg, &nf->rules[nf->n_rules]);
-            if (error) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "%s", error->message);
-                vnet_error_destroy(error);
-                usage_error("--deny: %s", msg);
-            }
-            nf->n_rules++;
+        case OPT_DENY:
+            add_rule_opt("--deny", optarg, &nf->rules, &nf->n_rules, &rules_cap);
             break;
-        }
-        case OPT_PRIO: {
-            vnet_grow((void **) &nf->prio, &prio_cap, nf->n_prio + 1, sizeof *nf->prio);
-            struct vnet_error *error = nf_rule_parse(optarg, &nf->prio[nf->n_prio]);
-            if (error) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "%s", error->message);
-                vnet_error_destroy(error);
-                usage_error("--priority: %s", msg);
-            }
-            nf->n_prio++;
+        case OPT_PRIO:
+            add_rule_opt("--priority", optarg, &nf->prio, &nf->n_prio, &prio_cap);
             break;
-        }
         case OPT_SNAT:
             snat = optarg;
             break;

@@ -14,39 +14,11 @@
 #     template's peak rates (the VPN gateway shapes to 100 kpps) and uncapped.
 # No assertions: this is a measurement.
 set -euo pipefail
-build=$(cd "${1:?usage: bench-chain.sh BUILD_DIR}" && pwd)
-top=$(cd "$(dirname "$0")/../.." && pwd)
 REPS=${REPS:-5}
-[ "$(id -u)" = 0 ] || { echo "bench-chain.sh: needs root" >&2; exit 1; }
-W=$(mktemp -d /tmp/vnet-bench-chain.XXXXXX)
-SUB=$W/sub
-export VNET_SOCKET=$W/vnetd.sock OVS_RUNDIR=$SUB/ovs
-VNETCTL=$build/vnetd/vnetctl
-vnetd_pid=""
-cleanup() {
-    [ -n "$vnetd_pid" ] && { kill "$vnetd_pid"; sleep 0.5; }
-    "$top/scripts/vnet-host.sh" down --isolated "$SUB"
-    rm -rf "$W"
-}
-trap cleanup EXIT
-"$top/scripts/vnet-host.sh" up --isolated "$SUB" 2>/dev/null
-read -r -a opts <<<"$("$top/scripts/vnet-host.sh" env --isolated "$SUB")"
-"$build/vnetd/vnetd" --socket "$VNET_SOCKET" --state-dir "$W/state" --log-file "$W/vnetd.log" \
-    --pidfile "$W/vnetd.pid" --nf-control-dir "$W/nf" --detach "${opts[@]}"
-vnetd_pid=$(cat "$W/vnetd.pid")
-URI="lxc:///system?socket=$SUB/libvirt/sock/libvirt-sock"
-now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-python3 - "$top/templates/chains/fw-nat-vpn.json" "$W" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1]))
-json.dump(t, open(sys.argv[2] + "/capped.json", "w"))
-for n in t["nodes"]:
-    n["nf"]["peak_pps"] = 10000000        # far above what a veth path carries
-t["name"] = "fw-nat-vpn"
-json.dump(t, open(sys.argv[2] + "/uncapped.json", "w"))
-PY
+source "$(dirname "$0")/lib-bench.sh"
+bench_substrate bench-chain "${1:?usage: bench-chain.sh BUILD_DIR}"
+cp "$top/templates/chains/fw-nat-vpn.json" "$W/capped.json"
+bench_uncapped_template "$W/capped.json" "$W/uncapped.json"
 "$VNETCTL" chain load "$W/capped.json" >/dev/null
 
 echo "== create/delete of fw-nat-vpn ($REPS repetitions, medians)"

@@ -15,36 +15,14 @@
 #   cpu1             --cpus 1 (pin the monitoring VNode to CPU 1)
 # No assertions: this is a measurement.
 set -euo pipefail
-build=$(cd "${1:?usage: bench-probe.sh BUILD_DIR [VARIANT...]}" && pwd)
+bdir=${1:?usage: bench-probe.sh BUILD_DIR [VARIANT...]}
 shift
 variants=("$@")
 [ ${#variants[@]} -gt 0 ] || variants=(default nat-only snaplen64 cpu1)
-top=$(cd "$(dirname "$0")/../.." && pwd)
 REPS=${REPS:-5}
-[ "$(id -u)" = 0 ] || { echo "bench-probe.sh: needs root" >&2; exit 1; }
-W=$(mktemp -d /tmp/vnet-bench-probe.XXXXXX)
-SUB=$W/sub
-export VNET_SOCKET=$W/vnetd.sock OVS_RUNDIR=$SUB/ovs
-VNETCTL=$build/vnetd/vnetctl
-vnetd_pid=""
-cleanup() {
-    [ -n "$vnetd_pid" ] && { kill "$vnetd_pid"; sleep 0.5; }
-    "$top/scripts/vnet-host.sh" down --isolated "$SUB"
-    rm -rf "$W"
-}
-trap cleanup EXIT
-"$top/scripts/vnet-host.sh" up --isolated "$SUB" 2>/dev/null
-read -r -a opts <<<"$("$top/scripts/vnet-host.sh" env --isolated "$SUB")"
-"$build/vnetd/vnetd" --socket "$VNET_SOCKET" --state-dir "$W/state" --log-file "$W/vnetd.log" \
-    --pidfile "$W/vnetd.pid" --nf-control-dir "$W/nf" --detach "${opts[@]}"
-vnetd_pid=$(cat "$W/vnetd.pid")
-python3 - "$top/templates/chains/fw-nat-vpn.json" "$W/uncapped.json" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1]))
-for n in t["nodes"]:
-    n["nf"]["peak_pps"] = 10000000
-json.dump(t, open(sys.argv[2], "w"))
-PY
+source "$(dirname "$0")/lib-bench.sh"
+bench_substrate bench-probe "$bdir"
+bench_uncapped_template "$top/templates/chains/fw-nat-vpn.json" "$W/uncapped.json"
 "$VNETCTL" chain load "$W/uncapped.json" >/dev/null
 "$VNETCTL" chain create fw-nat-vpn >/dev/null
 GEN=$build/examples/vnet-gen; SINK=$build/examples/vnet-sink
@@ -84,7 +62,6 @@ mirror_on() {
     sleep 1
 }
 mirror_off() { "$VNETCTL" unmirror fw-nat-vpn >/dev/null; sleep 1; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 run 5000000 >/dev/null          # warm-up
 max0=$(run 5000000 | awk '{print $1}')

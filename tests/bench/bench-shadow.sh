@@ -12,43 +12,20 @@
 #     is applied) is recorded.
 #  production cost: max throughput and latency at 50% load with the shadow on vs
 #     off, alternated, REPS repetitions, medians.
+# PARTS="clone swap cost" (the default) chooses the parts.
 # No assertions: this is a measurement.
 set -euo pipefail
-build=$(cd "${1:?usage: bench-shadow.sh BUILD_DIR}" && pwd)
-top=$(cd "$(dirname "$0")/../.." && pwd)
 REPS=${REPS:-5}
 SWAPS=${SWAPS:-20}
 SWAP_PPS=${SWAP_PPS:-10000}
-[ "$(id -u)" = 0 ] || { echo "bench-shadow.sh: needs root" >&2; exit 1; }
-W=$(mktemp -d /tmp/vnet-bench-shadow.XXXXXX)
-SUB=$W/sub
-export VNET_SOCKET=$W/vnetd.sock OVS_RUNDIR=$SUB/ovs
-VNETCTL=$build/vnetd/vnetctl
+PARTS=${PARTS:-clone swap cost}
+source "$(dirname "$0")/lib-bench.sh"
+bench_substrate bench-shadow "${1:?usage: bench-shadow.sh BUILD_DIR}"
 NF=$build/examples/vnet-nf
 GEN=$build/examples/vnet-gen; SINK=$build/examples/vnet-sink
-vnetd_pid=""
-cleanup() {
-    [ -n "$vnetd_pid" ] && { kill "$vnetd_pid"; sleep 0.5; }
-    "$top/scripts/vnet-host.sh" down --isolated "$SUB"
-    rm -rf "$W"
-}
-trap cleanup EXIT
-"$top/scripts/vnet-host.sh" up --isolated "$SUB" 2>/dev/null
-read -r -a opts <<<"$("$top/scripts/vnet-host.sh" env --isolated "$SUB")"
-"$build/vnetd/vnetd" --socket "$VNET_SOCKET" --state-dir "$W/state" --log-file "$W/vnetd.log" \
-    --pidfile "$W/vnetd.pid" --nf-control-dir "$W/nf" --detach "${opts[@]}"
-vnetd_pid=$(cat "$W/vnetd.pid")
-python3 - "$top/templates/chains/fw-nat-vpn.json" "$W/uncapped.json" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1]))
-for n in t["nodes"]:
-    n["nf"]["peak_pps"] = 10000000
-json.dump(t, open(sys.argv[2], "w"))
-PY
+bench_uncapped_template "$top/templates/chains/fw-nat-vpn.json" "$W/uncapped.json"
 "$VNETCTL" chain load "$W/uncapped.json" >/dev/null
 "$VNETCTL" chain create fw-nat-vpn >/dev/null
-now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 gen() {  # gen RATE SECONDS [ARGS...]
     local rate=$1 secs=$2; shift 2
     "$VNETCTL" chain exec fw-nat-vpn source -- "$GEN" --dev eth0 --dst-mac 02:76:6e:00:00:01 \
@@ -67,6 +44,9 @@ rx_of() {  # rx_of CONTROL: forward packets the NF received (0 if it does not an
         || echo 0
 }
 
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+
+if part clone; then
 echo "== clone: 'shadow create' to the shadow's first NF receiving duplicates ($REPS runs)"
 : >"$W/clone"
 gen 2000 $((REPS * 8 + 5)) >/dev/null &
@@ -87,6 +67,9 @@ printf 'clone: median %s ms to duplicates (command returned after %s ms); runs: 
     "$(awk '{print $1}' "$W/clone" | median)" "$(awk '{print $2}' "$W/clone" | median)" \
     "$(awk '{print $1}' "$W/clone" | tr '\n' ' ')"
 
+fi
+
+if part swap; then
 echo "== swap: $SWAPS swaps and $SWAPS rollbacks under a numbered stream at $SWAP_PPS pps"
 "$VNETCTL" shadow create fw-nat-vpn >/dev/null
 sleep 2
@@ -110,7 +93,7 @@ python3 - "$W/g.json" "$W/swap.json" "$W/swaptimes" <<'PY'
 import json, sys
 g, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 f = [f for f in s["flows"] if f["dport"] == 5000][0]["seq"]
-t = sorted(int(x) for x in open(sys.argv[3]))
+t = sorted(int(x) for x in open(sys.argv[3])) or [0]
 print(f"swap: sent {g['sent']}, received {f['received']}, lost {f['lost']}, "
       f"duplicated {f['duplicates']}, reordered {f['reordered']}; command to applied: "
       f"median {t[len(t) // 2] / 1000:.1f} ms, max {t[-1] / 1000:.1f} ms over {len(t)} commands")
@@ -118,6 +101,9 @@ PY
 "$VNETCTL" shadow retire fw-nat-vpn >/dev/null
 sleep 1
 
+fi
+
+if part cost; then
 echo "== production cost of a shadow ($REPS repetitions, alternated, medians)"
 run() {  # run RATE : 2 s; prints "pps p50_us p99_us"
     start_sink "$W/s.json" 3.5
@@ -149,3 +135,4 @@ offm=$(median <"$W/off.max"); onm=$(median <"$W/on.max")
 off99=$(awk '{print $2}' "$W/off.lat" | median); on99=$(awk '{print $2}' "$W/on.lat" | median)
 printf 'production with a shadow: max pps off %s on %s (on/off %.3f); p99 at %s pps off %s on %s us (on/off %.2f)\n' \
     "$offm" "$onm" "$(echo "$onm / $offm" | bc -l)" "$half" "$off99" "$on99" "$(echo "$on99 / $off99" | bc -l)"
+fi

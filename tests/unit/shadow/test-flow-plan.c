@@ -17,12 +17,23 @@
 #define SOURCE 10
 #define SINK 11
 
-/* A tiny OpenFlow table: priority, in_port, optional tcp + tp_src/tp_dst bits. */
+/* A tiny OpenFlow pipeline: table, priority, in_port, ip/tcp, tp_src/tp_dst bits,
+ * reg0 bit 0, and the actions the plans use (outputs, the DSCP tag load, its move
+ * to reg0, resubmit to table 1). */
+enum act_kind { ACT_OUTPUT, ACT_TAG, ACT_TAG_TO_REG, ACT_RESUBMIT };
+struct act {
+    enum act_kind kind;
+    int value;
+};
+
 struct rule {
-    int priority, in_port;
+    int table, priority, in_port;
     bool tcp, ipv6, arp;
     const char *field;
     unsigned int value, mask;
+    int reg0;                   /* -1: any */
+    struct act acts[8];
+    int n_acts;
     int outputs[4];
     int n_outputs;
     bool drop;
@@ -35,11 +46,16 @@ parse_rules(char **text, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *s = text[i];
         assert_non_null(strstr(s, "cookie=0x766e657400000101,"));
+        const char *acts = strstr(s, "actions=") + 8;
+        const char *t = strstr(s, "table=");
+        r[i].table = t ? atoi(t + 6) : 0;
         sscanf(strstr(s, "priority="), "priority=%d", &r[i].priority);
         sscanf(strstr(s, "in_port="), "in_port=%d", &r[i].in_port);
         r[i].tcp = strstr(s, ",tcp,") != NULL;
         r[i].ipv6 = strstr(s, ",ipv6,") != NULL;
         r[i].arp = strstr(s, ",arp,") != NULL;
+        const char *rg = strstr(s, "reg0=");
+        r[i].reg0 = rg && rg < acts ? (int) strtol(rg + 5, NULL, 0) : -1;
         const char *f = strstr(s, "tp_src=") ? "tp_src" : strstr(s, "tp_dst=") ? "tp_dst"
                                                                               : NULL;
         if (f) {
@@ -48,23 +64,46 @@ parse_rules(char **text, size_t n)
             snprintf(fmt, sizeof fmt, "%s=0x%%x/0x%%x", f);
             sscanf(strstr(s, f), fmt, &r[i].value, &r[i].mask);
         }
-        const char *acts = strstr(s, "actions=") + 8;
         r[i].drop = !strcmp(acts, "drop");
-        for (const char *o = strstr(acts, "output:"); o; o = strstr(o + 1, "output:")) {
-            r[i].outputs[r[i].n_outputs++] = atoi(o + 7);
+        for (const char *a = acts; *a; ) {
+            struct act *x = &r[i].acts[r[i].n_acts];
+            if (!strncmp(a, "output:", 7)) {
+                *x = (struct act) { ACT_OUTPUT, atoi(a + 7) };
+                r[i].outputs[r[i].n_outputs++] = x->value;
+                r[i].n_acts++;
+            } else if (!strncmp(a, "load:", 5) && !strncmp(strchr(a, '-'),
+                                                          "->NXM_OF_IP_TOS[2]", 18)) {
+                *x = (struct act) { ACT_TAG, atoi(a + 5) };
+                r[i].n_acts++;
+            } else if (!strncmp(a, "move:NXM_OF_IP_TOS[2]->NXM_NX_REG0[0]", 37)) {
+                *x = (struct act) { ACT_TAG_TO_REG, 0 };
+                r[i].n_acts++;
+            } else if (!strncmp(a, "resubmit(,1)", 12)) {
+                *x = (struct act) { ACT_RESUBMIT, 1 };
+                r[i].n_acts++;
+            }
+            int depth = 0;      /* on to the next top-level comma */
+            while (*a && (depth || *a != ',')) {
+                depth += *a == '(' ? 1 : *a == ')' ? -1 : 0;
+                a++;
+            }
+            a += *a == ',';
         }
     }
     return r;
 }
 
-/* Returns the outputs of the best matching rule for a TCP packet. */
+/* Returns the best matching rule of 'table' for a TCP/IPv4 packet. */
 static const struct rule *
-lookup(const struct rule *r, size_t n, int in_port, unsigned int sport,
-       unsigned int dport)
+lookup(const struct rule *r, size_t n, int table, int in_port, unsigned int sport,
+       unsigned int dport, int reg0)
 {
     const struct rule *best = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (r[i].in_port != in_port || r[i].ipv6 || r[i].arp) {
+        if (r[i].table != table || r[i].in_port != in_port || r[i].ipv6 || r[i].arp) {
+            continue;
+        }
+        if (r[i].reg0 >= 0 && (r[i].reg0 & 1) != reg0) {
             continue;
         }
         if (r[i].field) {
@@ -88,8 +127,6 @@ nf_peer(int port)
     return port >= 100 ? (port % 2 ? port - 1 : port + 1) : -1;
 }
 
-/* Walks a packet from 'port' (as emitted there); records where copies end: the
- * sink, the source, or a drop (with the port of the dropping rule). */
 #define OBSERVE0 60                 /* the monitor's ports for each side's exit */
 #define OBSERVE1 61
 
@@ -98,32 +135,60 @@ struct outcome {
     int observed[2];
     int drop_ports[8];
     int visited[32], n_visited;
+    int sink_tag;               /* the DSCP tag bit of the last packet delivered */
 };
+
+/* Walks a packet carrying DSCP tag bit 'tag' from 'port' (as emitted there);
+ * records where copies end: the sink, the source, an observation port, or a drop
+ * (with the port of the dropping rule). */
+static void
+walk_tagged(const struct rule *r, size_t n, int port, unsigned int sport,
+            unsigned int dport, int tag, struct outcome *out, int depth)
+{
+    assert_true(depth < 20);
+    int reg0 = 0;
+    const struct rule *rule = lookup(r, n, 0, port, sport, dport, reg0);
+    assert_non_null(rule);
+    for (int pass = 0; rule; pass++) {
+        assert_true(pass < 3);
+        if (rule->drop) {
+            out->drop_ports[out->drops++] = port;
+            return;
+        }
+        const struct rule *next = NULL;
+        for (int k = 0; k < rule->n_acts; k++) {
+            const struct act *x = &rule->acts[k];
+            if (x->kind == ACT_TAG) {
+                tag = x->value;
+            } else if (x->kind == ACT_TAG_TO_REG) {
+                reg0 = tag;
+            } else if (x->kind == ACT_RESUBMIT) {
+                next = lookup(r, n, 1, port, sport, dport, reg0);
+                assert_non_null(next);
+            } else {
+                int to = x->value;
+                out->visited[out->n_visited++] = to;
+                if (to == SINK) {
+                    out->sink++;
+                    out->sink_tag = tag;
+                } else if (to == OBSERVE0 || to == OBSERVE1) {
+                    out->observed[to - OBSERVE0]++;
+                } else if (to == SOURCE) {
+                    out->source++;
+                } else {
+                    walk_tagged(r, n, nf_peer(to), sport, dport, tag, out, depth + 1);
+                }
+            }
+        }
+        rule = next;
+    }
+}
 
 static void
 walk(const struct rule *r, size_t n, int port, unsigned int sport, unsigned int dport,
      struct outcome *out, int depth)
 {
-    assert_true(depth < 20);
-    const struct rule *rule = lookup(r, n, port, sport, dport);
-    assert_non_null(rule);
-    if (rule->drop) {
-        out->drop_ports[out->drops++] = port;
-        return;
-    }
-    for (int k = 0; k < rule->n_outputs; k++) {
-        int to = rule->outputs[k];
-        out->visited[out->n_visited++] = to;
-        if (to == SINK) {
-            out->sink++;
-        } else if (to == OBSERVE0 || to == OBSERVE1) {
-            out->observed[to - OBSERVE0]++;
-        } else if (to == SOURCE) {
-            out->source++;
-        } else {
-            walk(r, n, nf_peer(to), sport, dport, out, depth + 1);
-        }
-    }
+    walk_tagged(r, n, port, sport, dport, 0, out, depth);
 }
 
 static uint16_t in0[4], out0[4], in1[4], out1[4];
@@ -143,7 +208,7 @@ graph(const struct flow_edge *edges, size_t n_edges, size_t n_nfs, bool shadow,
         .source = { SOURCE, { 2, 0, 0, 0, 0, 1 }, 0x0a000001 },
         .sink = { SINK, { 2, 0, 0, 0, 0, 2 }, 0x0a000002 },
         .in_ports = { in0, in1 }, .out_ports = { out0, out1 },
-        .has_shadow = shadow, .active = active,
+        .has_shadow = shadow, .active = active, .side_tag = { 0, 1 },
         .cookie = 0x766e657400000101ull, .gateway_mac = "02:76:6e:00:00:01",
     };
     return g;
@@ -236,6 +301,50 @@ test_observed_exits(void **state)
     }
 }
 
+/* A swap while packets are in flight: a packet that entered while side A served
+ * production (tagged A) is delivered by side A's exit even after the swap, and its
+ * duplicate leaving side B is not; a packet entering after the swap is delivered
+ * by B only.  Delivered packets leave with the tag bit cleared. */
+static void
+test_swap_in_flight(void **state)
+{
+    (void) state;
+    for (int a = 0; a < 2; a++) {
+        struct flow_graph before = graph(chain_edges, 4, 3, true, a);
+        struct flow_graph after = graph(chain_edges, 4, 3, true, !a);
+        size_t nb, na;
+        char **tb = flow_plan_build(&before, &nb), **ta = flow_plan_build(&after, &na);
+        struct rule *rb = parse_rules(tb, nb), *ra = parse_rules(ta, na);
+        /* Entered before the swap: ingress of the old plan tags it 'a'. */
+        const struct rule *in = lookup(rb, nb, 0, SOURCE, 1234, 80, 0);
+        assert_non_null(in);
+        int tag = -1;
+        for (int k = 0; k < in->n_acts; k++) {
+            tag = in->acts[k].kind == ACT_TAG ? in->acts[k].value : tag;
+        }
+        assert_int_equal(tag, a);
+        /* Both copies are still in the side's last NF when the swap lands. */
+        int exit_a = (a ? 200 : 100) + 4, exit_b = (a ? 100 : 200) + 4;
+        struct outcome oa = { 0 }, ob = { 0 };
+        walk_tagged(ra, na, exit_a + 1, 1234, 80, tag, &oa, 0);
+        walk_tagged(ra, na, exit_b + 1, 1234, 80, tag, &ob, 0);
+        assert_int_equal(oa.sink + ob.sink, 1);         /* exactly once */
+        assert_int_equal(oa.sink, 1);                   /* by the old production */
+        assert_int_equal(oa.sink_tag, 0);
+        /* Entered after the swap: delivered by the new production only. */
+        struct outcome o = { 0 };
+        walk(ra, na, SOURCE, 1234, 80, &o, 0);
+        assert_int_equal(o.sink, 1);
+        assert_int_equal(o.sink_tag, 0);
+        assert_int_equal(o.drops, 1);
+        assert_int_equal(o.drop_ports[0], exit_a + 1);  /* the old side's copy */
+        flow_plan_free(tb, nb);
+        flow_plan_free(ta, na);
+        free(rb);
+        free(ra);
+    }
+}
+
 static void
 test_no_shadow(void **state)
 {
@@ -298,6 +407,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_with_shadow),
         cmocka_unit_test(test_observed_exits),
+        cmocka_unit_test(test_swap_in_flight),
         cmocka_unit_test(test_no_shadow),
         cmocka_unit_test(test_dag_symmetry),
     };
