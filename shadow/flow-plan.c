@@ -149,21 +149,24 @@ steer(const struct flow_graph *g, struct rules *r, uint16_t in_port,
     }
 }
 
-/* The exit of side 'side' (its last NF's out port 'port', whose only successor is
- * egress) with a shadow: an IP packet is delivered by the side whose tag it got at
- * ingress, i.e. by the side that served production when it entered, so a swap
+/* An exit of side 'side' with a shadow: forward, its last NF's out port 'port'
+ * (whose only successor is egress); reverse, its first NF's in port (whose only
+ * predecessor is ingress).  An IP packet is delivered by the side whose tag it got
+ * where it entered, i.e. by the side that served production then, so a swap
  * neither loses the packets in flight in the old production side nor delivers
- * their duplicates from the new one.  The tag bit is cleared on delivery.  The
- * other packets go to the side's observation port, or are dropped.  Non-IP frames
- * follow the active side (the priority-100 rule). */
+ * their duplicates from the new one (reverse packets are not duplicated, but
+ * those in flight in the old side still arrive).  The tag bit is cleared on
+ * delivery.  Forward, the other packets go to the side's observation port, or are
+ * dropped.  Non-IP frames follow the active side (the priority-100 rule). */
 static void
-tagged_exit(const struct flow_graph *g, struct rules *r, int side, uint16_t port)
+tagged_exit(const struct flow_graph *g, struct rules *r, int side, uint16_t port,
+            bool forward)
 {
     static const char *const l3[] = { "ip", "ipv6" };
-    struct dest deliver = { DEST_ENDPOINT, 0, &g->sink, g->observe_exit[side] };
-    struct dest other = g->observe_exit[side]
-                        ? (struct dest) { DEST_PORT, g->observe_exit[side], NULL, 0 }
-                        : (struct dest) { DEST_DROP, 0, NULL, 0 };
+    uint16_t obs = forward ? g->observe_exit[side] : 0;
+    struct dest deliver = { DEST_ENDPOINT, 0, forward ? &g->sink : &g->source, obs };
+    struct dest other = obs ? (struct dest) { DEST_PORT, obs, NULL, 0 }
+                            : (struct dest) { DEST_DROP, 0, NULL, 0 };
     char *yes = actions_for(g, &deliver, 1);
     char *no = actions_for(g, &other, 1);
     for (size_t k = 0; k < 2; k++) {
@@ -265,11 +268,10 @@ flow_plan_build(const struct flow_graph *g, size_t *ret_n)
         steer(g, &r, g->source.port, next, n, both, (size_t) n_sides, true, "tp_src",
               tag);
     }
-    free(tag);
-    /* Egress: replies go back through the active side only. */
+    /* Egress: replies go back through the active side only, tagged likewise. */
     n = predecessors(g, FLOW_EP_EGRESS, next);
     if (n) {
-        steer(g, &r, g->sink.port, next, n, active_only, 1, false, "tp_dst", NULL);
+        steer(g, &r, g->sink.port, next, n, active_only, 1, false, "tp_dst", tag);
     }
     for (int side = 0; side < n_sides; side++) {
         int one[1] = { side };
@@ -280,15 +282,19 @@ flow_plan_build(const struct flow_graph *g, size_t *ret_n)
                       NULL);
             }
             if (g->has_shadow && n == 1 && next[0] == FLOW_EP_EGRESS) {
-                tagged_exit(g, &r, side, g->out_ports[side][i]);
+                tagged_exit(g, &r, side, g->out_ports[side][i], true);
             }
             n = predecessors(g, (int) i, next);
             if (n) {
                 steer(g, &r, g->in_ports[side][i], next, n, one, 1, false, "tp_dst",
                       NULL);
             }
+            if (g->has_shadow && n == 1 && next[0] == FLOW_EP_INGRESS) {
+                tagged_exit(g, &r, side, g->in_ports[side][i], false);
+            }
         }
     }
+    free(tag);
     free(next);
     *ret_n = r.n;
     return r.v;

@@ -28,8 +28,12 @@
  *     every IP packet (both copies), and each side's exit delivers only the packets
  *     tagged with its own tag (clearing the bit): a packet is delivered by the side
  *     that served production when it entered, exactly once, even while a swap
- *     leaves packets in flight in both sides.  DSCP bit 0 is 0 in every standard
- *     codepoint (RFC 2474 pool 1); pools 2 and 3 would lose it.  A graph whose exit
+ *     leaves packets in flight in both sides.  Replies from the sink are tagged and
+ *     delivered back to the source the same way.  DSCP bit 0 is 0 in every standard
+ *     codepoint (RFC 2474 pool 1); pools 2 and 3 would lose it.  The tag cannot
+ *     tell an untagged packet from tag 0: an IP packet an NF of side 0 generates
+ *     itself (not a copy of ingress traffic; an ICMP error, say) while side 0 is
+ *     the shadow would be delivered.  The sample NFs generate none.  A graph whose exit
  *     NF also fans out elsewhere keeps the untagged exit rule.
  *
  * A swap is the same plan with the other side active; the OVS adapter installs a

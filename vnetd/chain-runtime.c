@@ -457,6 +457,19 @@ vnode_progress(struct chain_runtime *rt, const struct vnode_plan *vn, char *buf,
     return ready ? NULL : "";
 }
 
+/* The same for the chain's rules alone: installed in OVS (a swap). */
+static const char *
+flows_progress(struct chain_runtime *rt, const struct chain_plan *p, char *buf,
+               size_t size)
+{
+    const char *ferr = ovs_adapter_flows_error(rt->ovs, p->chain);
+    if (ferr) {
+        snprintf(buf, size, "%s", ferr);
+        return buf;
+    }
+    return ovs_adapter_flows_installed(rt->ovs, p->chain) ? NULL : "";
+}
+
 /* The same for the whole chain ('monitor': only its Monitoring VNet). */
 static const char *
 chain_progress(struct chain_runtime *rt, const struct chain_plan *p, bool monitor,
@@ -674,7 +687,7 @@ check_ops(struct chain_runtime *rt)
             continue;
         }
         bool monitor = op->op == CHAIN_OP_MIRROR;
-        bool shadow_op = op->op == CHAIN_OP_CONVERGE;
+        bool shadow_op = op->op == CHAIN_OP_CONVERGE || op->op == CHAIN_OP_SWAP;
         if (!e || e->state != CHAIN_RUNNING || (monitor && (!e->monitor
                                                              || e->monitor->removing))) {
             finish_op(rt, i, NULL, vnet_error_create(
@@ -685,7 +698,9 @@ check_ops(struct chain_runtime *rt)
         }
         const struct chain_plan *p = find_plan(rt, op->chain);
         char buf[400];
-        const char *why = p ? chain_progress(rt, p, monitor, buf, sizeof buf) : "";
+        const char *why = !p ? ""
+                          : op->op == CHAIN_OP_SWAP ? flows_progress(rt, p, buf, sizeof buf)
+                          : chain_progress(rt, p, monitor, buf, sizeof buf);
         if (why && !*why && late) {
             why = (!libvirt_adapter_connected(rt->lv)
                    ? "timed out: libvirtd does not answer"

@@ -53,6 +53,10 @@ enum chain_op {
     CHAIN_OP_CONVERGE,              /* everything it wants runs (shadow create, set,
                                      * edit, swap, rollback) */
     CHAIN_OP_RETIRE,                /* its inactive side is gone */
+    CHAIN_OP_SWAP,                  /* the rules of its new production side are
+                                     * installed (swap, rollback: the rest, such as
+                                     * the monitor following production, converges
+                                     * after the reply) */
 };
 
 struct chain_runtime *chain_runtime_create(struct vnetd *,

@@ -333,7 +333,7 @@ flip(struct control_request *req, struct json_object *params, void *aux, bool ro
     e->shadow->swaps++;
     VNLOG_INFO("chain '%s': %s, side %d now serves production", e->name,
                rollback ? "rollback" : "swap", e->shadow->active);
-    commit_and_hold(d, e, before, CHAIN_OP_CONVERGE, req);
+    commit_and_hold(d, e, before, CHAIN_OP_SWAP, req);
 }
 
 static void

@@ -261,9 +261,10 @@ test_chain_with_shadow(void **state)
         assert_int_equal(o.sink, 0);
         assert_int_equal(o.drops, 0);
         assert_false(visited(&o, base_shadow + 5));
-        /* What the shadow's first NF emits backwards is dropped too. */
+        /* What the shadow's first NF emits backwards (carrying, like all traffic
+         * that entered since, the active side's tag) is dropped too. */
         memset(&o, 0, sizeof o);
-        walk(r, n, base_shadow, 80, 1234, &o, 0);
+        walk_tagged(r, n, base_shadow, 80, 1234, active, &o, 0);
         assert_int_equal(o.source, 0);
         assert_int_equal(o.drops, 1);
         flow_plan_free(text, n);
@@ -338,6 +339,17 @@ test_swap_in_flight(void **state)
         assert_int_equal(o.sink_tag, 0);
         assert_int_equal(o.drops, 1);
         assert_int_equal(o.drop_ports[0], exit_a + 1);  /* the old side's copy */
+        /* A reply in flight in the old side's first NF reaches the source. */
+        int first_a = a ? 200 : 100;
+        memset(&o, 0, sizeof o);
+        walk_tagged(ra, na, first_a, 80, 1234, a, &o, 0);
+        assert_int_equal(o.source, 1);
+        assert_int_equal(o.drops, 0);
+        /* A reply after the swap goes through the new side only. */
+        memset(&o, 0, sizeof o);
+        walk(ra, na, SINK, 80, 1234, &o, 0);
+        assert_int_equal(o.source, 1);
+        assert_false(visited(&o, first_a + 1));
         flow_plan_free(tb, nb);
         flow_plan_free(ta, na);
         free(rb);
