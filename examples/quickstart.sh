@@ -139,12 +139,18 @@ print([v["control"] for v in json.load(sys.stdin)["instance"]["vnodes"]
        if v.get("node") == "nat" and v["role"] == "nf"][0])')
 "$nf" --control "$nat_ctl" --command "pause 100000"
 sleep 2
-"$vnetctl" diagnose "$chain" --window 4s --report "$work/diagnosis.json" | head -24
+"$vnetctl" --json diagnose "$chain" --window 4s --report "$work/diagnosis.html" \
+    >"$work/diagnosis.json"
 wait "$gen_job"
 wait "$sink_job"
 python3 - "$work/diagnosis.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
+for c in d["culprits"][:3]:
+    print(f"  {c['culprit']:<14} {100 * c['share']:5.1f}% of the blame")
+for name, nf in d["nfs"].items():
+    print(f"  at {name:<5} {nf['victims']:>6} victims, latency p99 {nf['latency_p99_us'] / 1000:.1f} ms, "
+          f"blamed: {', '.join(x['culprit'] for x in nf['culprits'][:2])}")
 c = d["culprits"][0]
 print(f"  => top culprit: {c['culprit']} ({100 * c['share']:.0f}% of the blame for "
       f"{d['victims']} delayed packets)")
@@ -163,7 +169,7 @@ traffic 39 &
 gen_job=$!
 sleep 1
 "$vnetctl" shadow compare "$chain" --duration 35s --min-duration 30s \
-    --report "$work/compare.json"
+    --report "$work/compare.html"
 wait "$gen_job"
 wait "$sink_job"
 
@@ -181,9 +187,11 @@ step "rolling back (and retiring the shadow)"
 "$vnetctl" unmirror "$chain"
 
 mkdir -p /var/lib/vnet/quickstart
-cp "$work/diagnosis.json" "$work/compare.json" /var/lib/vnet/quickstart/
+cp "$work/diagnosis.html" "$work/diagnosis.json" "$work/compare.html" /var/lib/vnet/quickstart/
 echo
-echo "reports: /var/lib/vnet/quickstart/diagnosis.json, /var/lib/vnet/quickstart/compare.json"
+echo "reports (self-contained HTML, open in any browser):"
+echo "  /var/lib/vnet/quickstart/diagnosis.html   the NAT stall: culprits, queues, patterns"
+echo "  /var/lib/vnet/quickstart/compare.html     production vs shadow: verdict, latency CDFs, MOS"
 python3 - "$work/before.json.mos" "$work/after.json.mos" <<'PY'
 import sys
 b, a = (float(open(p).read()) for p in sys.argv[1:3])

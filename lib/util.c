@@ -106,6 +106,46 @@ vnet_xasprintf(const char *fmt, ...)
     return s;
 }
 
+static void
+buf_reserve(struct vnet_buf *b, size_t more)
+{
+    if (b->len + more + 1 > b->cap) {
+        b->cap = VNET_MAX(2 * b->cap, b->len + more + 1);
+        b->cap = VNET_MAX(b->cap, (size_t) 256);
+        b->s = vnet_xrealloc(b->s, b->cap);
+    }
+}
+
+void
+vnet_buf_printf(struct vnet_buf *b, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    char *piece = vnet_xvasprintf(fmt, args);
+    va_end(args);
+    vnet_buf_puts(b, piece);
+    free(piece);
+}
+
+void
+vnet_buf_puts(struct vnet_buf *b, const char *str)
+{
+    size_t n = strlen(str);
+    buf_reserve(b, n);
+    memcpy(b->s + b->len, str, n + 1);
+    b->len += n;
+}
+
+char *
+vnet_buf_steal(struct vnet_buf *b)
+{
+    buf_reserve(b, 0);
+    b->s[b->len] = '\0';
+    char *s = b->s;
+    *b = (struct vnet_buf) VNET_BUF_INITIALIZER;
+    return s;
+}
+
 void
 vnet_grow(void **array, size_t *allocated, size_t n, size_t elem_size)
 {

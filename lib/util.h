@@ -27,6 +27,18 @@ char *vnet_xstrndup(const char *s, size_t n);
 char *vnet_xasprintf(const char *fmt, ...) VNET_PRINTF(1, 2);
 char *vnet_xvasprintf(const char *fmt, va_list args) VNET_PRINTF(1, 0);
 
+/* A growing string: 'struct vnet_buf b = VNET_BUF_INITIALIZER;', append with
+ * vnet_buf_printf() / vnet_buf_puts(), take the result with vnet_buf_steal()
+ * (never NULL; the caller frees it). */
+struct vnet_buf {
+    char *s;
+    size_t len, cap;
+};
+#define VNET_BUF_INITIALIZER { NULL, 0, 0 }
+void vnet_buf_printf(struct vnet_buf *, const char *fmt, ...) VNET_PRINTF(2, 3);
+void vnet_buf_puts(struct vnet_buf *, const char *);
+char *vnet_buf_steal(struct vnet_buf *);
+
 /* Grows '*array' (of '*allocated' elements of 'elem_size') so that it can hold at
  * least 'n' elements; doubles as it grows. */
 void vnet_grow(void **array, size_t *allocated, size_t n, size_t elem_size);

@@ -12,6 +12,8 @@ packages=(
     libvirt-daemon libvirt-daemon-driver-lxc libvirt-clients
     # tools used by the host bring-up, tests and benchmarks
     iproute2 ethtool procps psmisc util-linux tcpdump python3
+    # the HTML reports' rendering test (headless)
+    chromium
 )
 
 missing=()

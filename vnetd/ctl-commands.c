@@ -43,13 +43,25 @@ ctl_print_json(struct ctl_context *ctx, struct json_object *obj)
                 | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+bool
+ctl_report_is_html(const char *file)
+{
+    size_t n = file ? strlen(file) : 0;
+    return n >= 5 && !strcmp(file + n - 5, ".html");
+}
+
 int
 ctl_write_report(struct ctl_context *ctx, const char *what, const char *file,
-                 struct json_object *obj)
+                 struct json_object *obj, char *(*html)(struct json_object *))
 {
-    const char *s = json_object_to_json_string_ext(
-        obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-    char *with_nl = vnet_xasprintf("%s\n", s);
+    char *with_nl;
+    if (html && ctl_report_is_html(file)) {
+        with_nl = html(obj);
+    } else {
+        with_nl = vnet_xasprintf("%s\n", json_object_to_json_string_ext(
+                                     obj, JSON_C_TO_STRING_PRETTY
+                                     | JSON_C_TO_STRING_NOSLASHESCAPE));
+    }
     int err = vnet_atomic_write(file, with_nl, strlen(with_nl), 0644);
     free(with_nl);
     if (err) {
@@ -642,7 +654,7 @@ const struct ctl_command ctl_commands[] = {
       cmd_shadow_set },
     { "shadow edit", 1, 1, "CHAIN", "apply a template patch to the shadow", false,
       edit_options, cmd_shadow_edit },
-    { "shadow compare", 1, 1, "CHAIN",
+    { "shadow compare", 0, 1, "[CHAIN]",
       "compare production and shadow on the same packets: SWAP, KEEP or INCONCLUSIVE",
       true, ctl_compare_options, ctl_cmd_shadow_compare },
     { "shadow retire", 1, 1, "CHAIN", "remove the side that does not serve production",

@@ -83,9 +83,13 @@ int ctl_cmd_monitor_dump(struct ctl_context *);
 /* Prints 'obj' as indented JSON to ctx->out. */
 void ctl_print_json(struct ctl_context *, struct json_object *obj);
 
-/* Writes 'obj' as pretty JSON to 'file' atomically.  Returns CTL_EXIT_OK, or
- * prints "vnetctl: WHAT: cannot write ..." and returns CTL_EXIT_USAGE. */
+/* Writes 'obj' to 'file' atomically: as the HTML 'html' renders if the name ends
+ * in ".html" (and 'html' is not NULL), else as pretty JSON.  Returns CTL_EXIT_OK,
+ * or prints "vnetctl: WHAT: cannot write ..." and returns CTL_EXIT_USAGE. */
 int ctl_write_report(struct ctl_context *, const char *what, const char *file,
-                     struct json_object *obj);
+                     struct json_object *obj, char *(*html)(struct json_object *));
+
+/* True if report file 'file' asks for HTML. */
+bool ctl_report_is_html(const char *file);
 
 #endif

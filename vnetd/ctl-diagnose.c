@@ -12,10 +12,12 @@
 
 #include "diag/microscope.h"
 #include "diag/offline.h"
+#include "diag/timeline.h"
 #include "diag/trace.h"
 #include "lib/atomic-file.h"
 #include "lib/error.h"
 #include "lib/util.h"
+#include "vnetd/ctl-html.h"
 
 const struct ctl_option ctl_diagnose_options[] = {
     { "offline", 0, "DIR", "diagnose the trace directory DIR (topology.json and its "
@@ -49,6 +51,10 @@ diagnose_dir(struct ctl_context *ctx, const char *dir, struct json_object *extra
     microscope_config_init(&cfg);
     struct diag_report *report = NULL;
     error = microscope_diagnose(trace, &cfg, &report);
+    struct json_object *timeline = ctl_report_is_html(report_file)
+                                   ? diag_timeline_to_json(trace, VNET_MAX(
+                                         (trace->t_end - trace->t_start) / 200,
+                                         (uint64_t) 100000)) : NULL;
     diag_trace_destroy(trace);
     if (error) {
         fprintf(ctx->err, "vnetctl: diagnose: diagnosis of %s failed: %s\n", dir,
@@ -56,6 +62,7 @@ diagnose_dir(struct ctl_context *ctx, const char *dir, struct json_object *extra
         vnet_error_destroy(error);
         offline_summary_destroy(summary);
         json_object_put(extra);
+        json_object_put(timeline);
         return CTL_EXIT_DAEMON;
     }
 
@@ -64,6 +71,10 @@ diagnose_dir(struct ctl_context *ctx, const char *dir, struct json_object *extra
     if (ctx->json || report_file) {
         obj = diag_report_to_json(report);
         json_object_object_add(obj, "input", offline_summary_to_json(summary));
+        if (timeline) {
+            json_object_object_add(obj, "timeline", timeline);
+            timeline = NULL;
+        }
         if (extra) {
             json_object_object_foreach(extra, key, val) {
                 json_object_object_add(obj, key, json_object_get(val));
@@ -83,7 +94,7 @@ diagnose_dir(struct ctl_context *ctx, const char *dir, struct json_object *extra
         free(input);
     }
     if (report_file) {
-        rc = ctl_write_report(ctx, "diagnose", report_file, obj);
+        rc = ctl_write_report(ctx, "diagnose", report_file, obj, ctl_html_diagnosis);
     }
     json_object_put(obj);
     json_object_put(extra);
