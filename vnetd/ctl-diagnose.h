@@ -6,7 +6,8 @@
  * names), runs Microscope over it (diag/microscope.h, default configuration) and
  * prints the report as text, or with --json as the report's JSON object plus an
  * "input" member (diag/offline.h: what was read and how well it matched);
- * --report FILE also writes that JSON object to FILE.
+ * --report FILE also writes that JSON object to FILE, or, if FILE ends in ".html",
+ * a self-contained HTML report (ctl-html.h) with per-NF queue and latency timelines.
  *
  * `vnetctl diagnose CHAIN [--window 5s] [--keep DIR] [--json]` diagnoses the live
  * chain the same way: the chain's monitoring agent dumps the last window of its
