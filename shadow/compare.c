@@ -25,6 +25,8 @@ compare_config_init(struct compare_config *cfg)
         .mos_gain = 0.1,
         .loss_gain = 0.5,
         .loss_margin = 0.001,
+        .latency_margin = 0.05,
+        .mos_margin = 0.1,
         .min_voip_mos = 4.0,
         .jb_ms = 40,
     };
@@ -595,16 +597,24 @@ decide(struct compare_result *res, const struct compare_input *in,
         }
     }
 
-    /* (ii) */
+    /* (ii) A significant change for the worse counts unless it stays inside the
+     * non-inferiority margin of its metric (latency +5 %, MOS -0.1); loss has its
+     * own bound below.  Changes inside the margin are reported, not held against
+     * the shadow. */
     bool regression = false, unproven = false;
-    char *text = NULL;
+    char *text = NULL, *tolerated = NULL;
     for (size_t i = 0; i < res->n_tests; i++) {
         const struct compare_test *t = &res->tests[i];
-        if (t->significant && t->direction > 0) {
-            appendf(&text, "%sworse: ", text ? "; " : "");
-            describe_test(&text, res, t);
-            regression = true;
+        if (!t->significant || t->direction <= 0) {
+            continue;
         }
+        bool within = (t->metric == COMPARE_LATENCY_P50 || t->metric == COMPARE_LATENCY_P99)
+                      ? t->effect <= cfg->latency_margin
+                      : t->metric == COMPARE_MOS ? t->effect >= -cfg->mos_margin : false;
+        char **into = within ? &tolerated : &text;
+        appendf(into, "%s%s: ", *into ? "; " : "", within ? "within margin" : "worse");
+        describe_test(into, res, t);
+        regression |= !within;
     }
     for (size_t c = 0; c < res->n_classes; c++) {
         const struct compare_class_result *cr = &res->classes[c];
@@ -617,11 +627,17 @@ decide(struct compare_result *res, const struct compare_input *in,
         }
     }
     cl[COMPARE_CLAUSE_NO_REGRESSION].ok = !regression && !unproven;
-    cl[COMPARE_CLAUSE_NO_REGRESSION].text =
-        text ? text
-             : vnet_xasprintf("no metric significantly worse; loss increase under "
-                              "%.3f pp in every class",
+    if (!text) {
+        text = vnet_xasprintf("no metric significantly worse beyond its margin (latency "
+                              "+%.0f%%, MOS -%.2f); loss increase under %.3f pp in every "
+                              "class", 100 * cfg->latency_margin, cfg->mos_margin,
                               100 * cfg->loss_margin);
+    }
+    if (tolerated) {
+        appendf(&text, " (%s)", tolerated);
+        free(tolerated);
+    }
+    cl[COMPARE_CLAUSE_NO_REGRESSION].text = text;
 
     /* (iii) */
     text = NULL;

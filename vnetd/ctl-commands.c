@@ -21,6 +21,8 @@ const struct ctl_option ctl_global_options[] = {
     { "timeout", 0, "SECS", "give up waiting for vnetd after SECS seconds (default 120)" },
     { "help", 0, NULL, "show this help" },
     { "version", 0, NULL, "show vnetctl's version" },
+    { "man", 0, NULL, "print the manual page vnetctl(8) (troff)" },
+    { "bash-completion", 0, NULL, "print a bash completion script" },
     { NULL, 0, NULL, NULL },
 };
 

@@ -9,6 +9,7 @@
 #include "lib/util.h"
 #include "vnet-config.h"
 #include "vnetd/ctl-commands.h"
+#include "vnetd/ctl-doc.h"
 
 #define MAX_WORDS 4
 
@@ -206,6 +207,12 @@ main(int argc, char *argv[])
             return CTL_EXIT_OK;
         } else if (!strcmp(name, "version")) {
             printf("vnetctl %s\n", VNET_VERSION);
+            return CTL_EXIT_OK;
+        } else if (!strcmp(name, "man")) {
+            ctl_doc_man(stdout);
+            return CTL_EXIT_OK;
+        } else if (!strcmp(name, "bash-completion")) {
+            ctl_doc_completion(stdout);
             return CTL_EXIT_OK;
         } else if (!strcmp(name, "socket")) {
             ctx.socket = opts[i].value;

@@ -533,6 +533,43 @@ test_structural(void **state)
 }
 
 /* Enough data, a real but small improvement: KEEP on clause (i). */
+/* A fix that makes the call far better and bulk traffic a little slower (strict
+ * priority): 2 % slower bulk is inside the non-inferiority margin (SWAP), 25 %
+ * slower is a regression (KEEP, naming the bulk latency). */
+static void
+test_regression_margin(void **state)
+{
+    (void) state;
+    static const struct class_model slight[] = {
+        {"bulk", false, 5, 100, BULK, {204, 102, 306, 0.001, 0}},
+        {"voip", true, 4, 0, VOICE, VOICE_FAST},
+    };
+    static const struct class_model much[] = {
+        {"bulk", false, 5, 100, BULK, {250, 125, 375, 0.001, 0}},
+        {"voip", true, 4, 0, VOICE, VOICE_FAST},
+    };
+    struct compare_config cfg;
+    config_for(&cfg, 100);
+    struct run r;
+    run_make(&r, 21, 120 * SEC, slight, 2);
+    struct compare_result *res = compare(&r, &cfg);
+    show(res);
+    assert_int_equal(res->verdict, COMPARE_SWAP);
+    assert_true(res->clauses[COMPARE_CLAUSE_NO_REGRESSION].ok);
+    compare_result_destroy(res);
+    free(r.pkts);
+
+    run_make(&r, 22, 120 * SEC, much, 2);
+    res = compare(&r, &cfg);
+    show(res);
+    assert_int_equal(res->verdict, COMPARE_KEEP);
+    assert_false(res->clauses[COMPARE_CLAUSE_NO_REGRESSION].ok);
+    assert_non_null(strstr(res->clauses[COMPARE_CLAUSE_NO_REGRESSION].text, "worse"));
+    assert_non_null(strstr(res->clauses[COMPARE_CLAUSE_NO_REGRESSION].text, "bulk"));
+    compare_result_destroy(res);
+    free(r.pkts);
+}
+
 static void
 test_no_practical_gain(void **state)
 {
@@ -606,6 +643,7 @@ main(void)
         cmocka_unit_test(test_loss_regression),
         cmocka_unit_test(test_voip_below_4),
         cmocka_unit_test(test_structural),
+        cmocka_unit_test(test_regression_margin),
         cmocka_unit_test(test_no_practical_gain),
         cmocka_unit_test(test_rendering),
     };
