@@ -25,6 +25,7 @@
 #include "vnet-config.h"
 #include "vnetd/chain-runtime.h"
 #include "vnetd/control.h"
+#include "vnetd/metrics.h"
 #include "vnetd/registry.h"
 #include "vnetd/state-file.h"
 #include "vnetd/vnetd.h"
@@ -51,6 +52,7 @@ struct options {
     const char *nf_path;
     const char *control_dir;
     unsigned int op_timeout_s;
+    const char *metrics;
 };
 
 /* Signals only set a flag and poke the loop through a pipe. */
@@ -165,6 +167,8 @@ usage(void)
            "  --nf-path DIRS         colon-separated directories searched for NF programs\n"
            "  --nf-control-dir DIR   NF control sockets (default %s/nf)\n"
            "  --op-timeout SECS      give up creating/deleting a chain after SECS (120)\n"
+           "  --metrics ADDR:PORT    serve Prometheus metrics there (loopback only;\n"
+           "                         off by default), e.g. 127.0.0.1:9464\n"
            "  --no-substrate         run without OVS and libvirt (registry only)\n"
            "  --version, --help\n",
            VNET_VERSION, VNET_DEFAULT_SOCKET, VNET_DEFAULT_STATE_DIR,
@@ -178,7 +182,7 @@ parse_options(int argc, char *argv[], struct options *o)
     enum { OPT_SOCKET = 256, OPT_GROUP, OPT_RO_ALL, OPT_STATE, OPT_RESET, OPT_LOGFILE,
            OPT_LOGLEVEL, OPT_PIDFILE, OPT_DETACH, OPT_VERSION, OPT_NO_SUBSTRATE,
            OPT_LIBVIRT, OPT_OVSDB, OPT_OVSRUN, OPT_DATAPATH, OPT_TEMPLATES,
-           OPT_VNODE_INIT, OPT_NF_PATH, OPT_CONTROL_DIR, OPT_OP_TIMEOUT };
+           OPT_VNODE_INIT, OPT_NF_PATH, OPT_CONTROL_DIR, OPT_OP_TIMEOUT, OPT_METRICS };
     static const struct option longopts[] = {
         { "socket", required_argument, NULL, OPT_SOCKET },
         { "socket-group", required_argument, NULL, OPT_GROUP },
@@ -200,6 +204,7 @@ parse_options(int argc, char *argv[], struct options *o)
         { "nf-path", required_argument, NULL, OPT_NF_PATH },
         { "nf-control-dir", required_argument, NULL, OPT_CONTROL_DIR },
         { "op-timeout", required_argument, NULL, OPT_OP_TIMEOUT },
+        { "metrics", required_argument, NULL, OPT_METRICS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -220,6 +225,7 @@ parse_options(int argc, char *argv[], struct options *o)
         }
         switch (c) {
         case OPT_SOCKET: o->socket = optarg; break;
+        case OPT_METRICS: o->metrics = optarg; break;
         case OPT_GROUP: o->socket_group = optarg; break;
         case OPT_RO_ALL: o->read_only_for_all = true; break;
         case OPT_STATE: o->state_dir = optarg; break;
@@ -499,6 +505,15 @@ main(int argc, char *argv[])
     builtin_cmds_register(&d);
     chain_cmds_register(&d);
     shadow_cmds_register(&d);
+    struct metrics *metrics = NULL;
+    if (o.metrics) {
+        struct vnet_error *merr = metrics_open(&d, o.metrics, &metrics);
+        if (merr) {
+            fprintf(stderr, "vnetd: %s\n", merr->message);
+            vnet_error_destroy(merr);
+            exit(EXIT_FAILURE);
+        }
+    }
     if (o.pidfile) {
         write_pidfile(o.pidfile);
     }
@@ -513,6 +528,9 @@ main(int argc, char *argv[])
         if (d.runtime) {
             chain_runtime_run(d.runtime);
         }
+        if (metrics) {
+            metrics_run(metrics);
+        }
         if (d.exiting) {
             break;
         }
@@ -521,9 +539,13 @@ main(int argc, char *argv[])
         if (d.runtime) {
             chain_runtime_wait(d.runtime);
         }
+        if (metrics) {
+            metrics_wait(metrics);
+        }
         poll_block();
     }
 
+    metrics_close(metrics);
     chain_runtime_destroy(d.runtime);
     control_server_close(d.control);
     registry_destroy(&d.registry);
