@@ -12,7 +12,8 @@
 # pause, dumps, diagnoses and unmirror.
 source "$(dirname "$0")/lib.sh"
 start_substrate
-start_vnetd "${SUBSTRATE_OPTS[@]}" --nf-control-dir "$T/nf"
+MPORT=$((20000 + RANDOM % 20000))
+start_vnetd "${SUBSTRATE_OPTS[@]}" --nf-control-dir "$T/nf" --metrics "127.0.0.1:$MPORT"
 GEN=$VNET_BUILD/examples/vnet-gen
 SINK=$VNET_BUILD/examples/vnet-sink
 NFCTL=$VNET_BUILD/examples/vnet-nf
@@ -91,6 +92,16 @@ PY
 "$VNETCTL" monitor show fw-nat-vpn >"$T/show1.txt" || fail "monitor show (text)"
 grep -q "nat" "$T/show1.txt" || fail "text output: $(cat "$T/show1.txt")"
 pass "monitor show: live figures for fw, nat, vpn, matched through the NAT"
+python3 - "http://127.0.0.1:$MPORT/metrics" >"$T/metrics" <<'PY' || fail "metrics scrape"
+import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())
+PY
+grep -q '^vnet_monitor_up{chain="fw-nat-vpn"} 1$' "$T/metrics" || fail "monitor metrics: $(cat "$T/metrics")"
+grep -q '^vnet_nf_queue_packets{chain="fw-nat-vpn",nf="nat",quantile="0.99"} ' "$T/metrics" \
+    || fail "no NF queue metric: $(cat "$T/metrics")"
+grep -q '^vnet_vnode_port_packets_total{chain="fw-nat-vpn",vnode="nat",port=' "$T/metrics" \
+    || fail "no port counters: $(cat "$T/metrics")"
+pass "Prometheus metrics carry the monitor's per-NF figures and the port counters"
 
 # A 100 ms NAT pause: about 200 packets wait at the NAT; the firewall is unaffected.
 date +%s%N >"$T/pause.t"
