@@ -27,25 +27,6 @@ bench_uncapped_template "$top/templates/chains/fw-nat-vpn.json" "$W/uncapped.jso
 "$VNETCTL" chain create fw-nat-vpn >/dev/null
 GEN=$build/examples/vnet-gen; SINK=$build/examples/vnet-sink
 
-# run RATE : 2 s from the source VNode; prints "pps p50_us p99_us".
-run() {
-    "$VNETCTL" chain exec fw-nat-vpn sink -- "$SINK" --dev eth0 --duration 3.5 \
-        --out "$W/s.json" >/dev/null 2>"$W/sink.err" &
-    local job=$!
-    for _ in $(seq 50); do grep -q ready "$W/sink.err" 2>/dev/null && break; sleep 0.1; done
-    "$VNETCTL" chain exec fw-nat-vpn source -- "$GEN" --dev eth0 --dst-mac 02:76:6e:00:00:01 \
-        --src 10.70.0.10 --dst 10.70.0.20 --dport 5000 --rate "$1" --seq \
-        --duration 2 >"$W/g.json"
-    wait "$job"
-    python3 - "$W/g.json" "$W/s.json" <<'PY'
-import json, sys
-g, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-f = [f for f in s["flows"] if f["dport"] == 5000]
-rx = f[0]["seq"]["received"] if f else 0
-lat = f[0]["latency_us"] if f else {"p50": 0, "p99": 0}
-print(f"{rx / g['duration_s']:.0f} {lat['p50']} {lat['p99']}")
-PY
-}
 mirror_on() {
     case $1 in
     default) "$VNETCTL" mirror fw-nat-vpn >/dev/null ;;
@@ -63,8 +44,8 @@ mirror_on() {
 }
 mirror_off() { "$VNETCTL" unmirror fw-nat-vpn >/dev/null; sleep 1; }
 
-run 5000000 >/dev/null          # warm-up
-max0=$(run 5000000 | awk '{print $1}')
+bench_run 5000000 >/dev/null          # warm-up
+max0=$(bench_run 5000000 | awk '{print $1}')
 half=$((max0 / 2))
 echo "== probe effect on fw-nat-vpn (uncapped): $REPS repetitions per variant, medians"
 echo "   calibration: max $max0 pps with monitoring off; latency measured at $half pps"
@@ -74,8 +55,8 @@ for v in "${variants[@]}"; do
         order="off on"; [ $((rep % 2)) = 0 ] && order="on off"
         for state in $order; do
             [ "$state" = on ] && mirror_on "$v"
-            run 5000000 | awk '{print $1}' >>"$W/$state.max"
-            run "$half" | awk '{print $2, $3}' >>"$W/$state.lat"
+            bench_run 5000000 | awk '{print $1}' >>"$W/$state.max"
+            bench_run "$half" | awk '{print $2, $3}' >>"$W/$state.lat"
             [ "$state" = on ] && mirror_off
         done
     done

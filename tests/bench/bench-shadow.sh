@@ -105,29 +105,16 @@ fi
 
 if part cost; then
 echo "== production cost of a shadow ($REPS repetitions, alternated, medians)"
-run() {  # run RATE : 2 s; prints "pps p50_us p99_us"
-    start_sink "$W/s.json" 3.5
-    gen "$1" 2 >"$W/g.json"
-    wait "$sink_job"
-    python3 - "$W/g.json" "$W/s.json" <<'PY'
-import json, sys
-g, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-f = [f for f in s["flows"] if f["dport"] == 5000]
-rx = f[0]["seq"]["received"] if f else 0
-lat = f[0]["latency_us"] if f else {"p50": 0, "p99": 0}
-print(f"{rx / g['duration_s']:.0f} {lat['p50']} {lat['p99']}")
-PY
-}
-run 5000000 >/dev/null
-max0=$(run 5000000 | awk '{print $1}')
+bench_run 5000000 >/dev/null
+max0=$(bench_run 5000000 | awk '{print $1}')
 half=$((max0 / 2))
 : >"$W/off.max"; : >"$W/on.max"; : >"$W/off.lat"; : >"$W/on.lat"
 for rep in $(seq "$REPS"); do
     order="off on"; [ $((rep % 2)) = 0 ] && order="on off"
     for state in $order; do
         [ "$state" = on ] && { "$VNETCTL" shadow create fw-nat-vpn >/dev/null; sleep 1.5; }
-        run 5000000 | awk '{print $1}' >>"$W/$state.max"
-        run "$half" | awk '{print $2, $3}' >>"$W/$state.lat"
+        bench_run 5000000 | awk '{print $1}' >>"$W/$state.max"
+        bench_run "$half" | awk '{print $2, $3}' >>"$W/$state.lat"
         [ "$state" = on ] && { "$VNETCTL" shadow retire fw-nat-vpn >/dev/null; sleep 1; }
     done
 done
