@@ -26,6 +26,7 @@ gw=02:76:6e:00:00:01
 work=$(mktemp -d /tmp/vnet-quickstart.XXXXXX)
 started=""
 created=""
+metrics_port=${VNET_METRICS_PORT:-$((20000 + RANDOM % 20000))}
 
 n=0
 step() { n=$((n + 1)); printf '\n[%d] %s\n' "$n" "$*"; }
@@ -56,7 +57,7 @@ if "$vnetctl" status >/dev/null 2>&1; then
 else
     mkdir -p /var/log/vnet
     "$vnetd" --detach --socket "$socket" --log-file /var/log/vnet/vnetd.log \
-        --pidfile /run/vnet/vnetd.pid
+        --pidfile /run/vnet/vnetd.pid --metrics "127.0.0.1:$metrics_port"
     started=$(cat /run/vnet/vnetd.pid)
     echo "vnetd running (pid $started), log in /var/log/vnet/vnetd.log"
 fi
@@ -131,6 +132,19 @@ start_sink "$work/mon.json" 10
 gen_job=$!
 sleep 3
 "$vnetctl" monitor show "$chain"
+
+if [ -n "$started" ]; then
+    echo "  vnetd's Prometheus metrics (http://127.0.0.1:$metrics_port/metrics), the NAT's lines:"
+    python3 - "http://127.0.0.1:$metrics_port/metrics" <<'PY'
+import re, sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+for line in text.splitlines():     # every sample must parse as exposition text
+    if line and not line.startswith("#"):
+        assert re.fullmatch(r'[a-z_]+(\{([a-z_]+="[^"]*",?)*\})? [-0-9.e+]+', line), line
+        if 'nf="nat"' in line and ("queue" in line or "latency" in line):
+            print("    " + line)
+PY
+fi
 
 step "injecting a fault under steady 2 kpps: the NAT stalls for 100 ms; then 'vnetctl diagnose'"
 nat_ctl=$("$vnetctl" --json chain show "$chain" | python3 -c '

@@ -59,4 +59,9 @@ VNET_SOCKET=$T/pkg.sock /usr/bin/vnetctl chain load /usr/share/vnet/templates/ch
 VNET_SOCKET=$T/pkg.sock /usr/bin/vnetctl chain list | grep -q fw-nat-vpn || fail "chain list"
 grep -q "ExecStart=/usr/sbin/vnetd" /usr/lib/systemd/system/vnetd.service \
     || fail "the unit does not start the installed vnetd"
-pass "dpkg -i installs it; the installed vnetd and vnetctl work with the installed templates"
+if command -v man >/dev/null; then
+    MANPAGER=cat MANWIDTH=100 man vnetctl 2>/dev/null | grep -q "shadow compare" \
+        || fail "'man vnetctl' does not show the installed page"
+    MANPAGER=cat man 5 vnet-chain 2>/dev/null | grep -q "peak_pps" || fail "'man 5 vnet-chain'"
+fi
+pass "dpkg -i installs it; vnetd --version, man vnetctl, and the installed vnetctl with the installed templates work"
