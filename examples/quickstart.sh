@@ -152,11 +152,11 @@ import json, sys
 print([v["control"] for v in json.load(sys.stdin)["instance"]["vnodes"]
        if v.get("node") == "nat" and v["role"] == "nf"][0])')
 "$nf" --control "$nat_ctl" --command "pause 100000"
-sleep 2
-"$vnetctl" --json diagnose "$chain" --window 4s --report "$work/diagnosis.html" \
-    >"$work/diagnosis.json"
 wait "$gen_job"
 wait "$sink_job"
+sleep 1
+"$vnetctl" --json diagnose "$chain" --window 12s --report "$work/diagnosis.html" \
+    >"$work/diagnosis.json"
 python3 - "$work/diagnosis.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
