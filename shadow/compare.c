@@ -25,7 +25,7 @@ compare_config_init(struct compare_config *cfg)
         .mos_gain = 0.1,
         .loss_gain = 0.5,
         .loss_margin = 0.001,
-        .latency_margin = 0.05,
+        .latency_margin = 0.10,
         .mos_margin = 0.1,
         .min_voip_mos = 4.0,
         .jb_ms = 40,
@@ -598,7 +598,7 @@ decide(struct compare_result *res, const struct compare_input *in,
     }
 
     /* (ii) A significant change for the worse counts unless it stays inside the
-     * non-inferiority margin of its metric (latency +5 %, MOS -0.1); loss has its
+     * non-inferiority margin of its metric (latency +10 %, MOS -0.1); loss has its
      * own bound below.  Changes inside the margin are reported, not held against
      * the shadow. */
     bool regression = false, unproven = false;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *
@@ -76,6 +78,17 @@ ctl_cmd_chain_exec(struct ctl_context *ctx)
     virDomainPtr dom = conn ? virDomainLookupByName(conn, domain) : NULL;
     int *fds = NULL;
     int n_fds = dom ? virDomainLxcOpenNamespace(dom, &fds, 0) : -1;
+    /* A container that has just started may not have told libvirt its init pid
+     * yet ("Init pid is not yet available"): wait for it a few seconds. */
+    for (int tries = 0; dom && n_fds < 0 && tries < 50; tries++) {
+        virErrorPtr e = virGetLastError();
+        if (!e || e->code != VIR_ERR_OPERATION_INVALID) {
+            break;
+        }
+        struct timespec ts = { 0, 100000000 };
+        nanosleep(&ts, NULL);
+        n_fds = virDomainLxcOpenNamespace(dom, &fds, 0);
+    }
     if (n_fds < 0) {
         fprintf(ctx->err, "vnetctl: cannot enter VNode '%s' (%s): %s\n", node, domain,
                 virGetLastErrorMessage());

@@ -534,8 +534,8 @@ test_structural(void **state)
 
 /* Enough data, a real but small improvement: KEEP on clause (i). */
 /* A fix that makes the call far better and bulk traffic a little slower (strict
- * priority): 2 % slower bulk is inside the non-inferiority margin (SWAP), 25 %
- * slower is a regression (KEEP, naming the bulk latency). */
+ * priority): 2 % slower bulk is inside the non-inferiority margin of 10 % (SWAP),
+ * 25 % slower is a regression (KEEP, naming the bulk latency). */
 static void
 test_regression_margin(void **state)
 {
