@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *
