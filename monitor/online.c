@@ -67,7 +67,7 @@ struct online {
     uint64_t win_start, win_end;    /* the current window [start, end) */
     uint64_t m_last_ts, next_last_ts;  /* the last frame fed to each matcher */
     uint64_t cutoff;            /* everything before it has been fed */
-    uint64_t late_max_ns;       /* the latest a late frame came */
+    uint64_t *late_max_ns;      /* per topology id: the latest a late frame came */
     uint64_t *first_ts;         /* [2 id + out]: first frame of each capture */
     uint64_t start_ns;          /* the analysis starts here (0: not yet decided) */
     uint64_t before_start;      /* frames before it, not analysed */
@@ -123,6 +123,7 @@ online_create(const struct agent_topology *atopo, const struct online_config *cf
     o->captured_in = vnet_xcalloc(topo->n_nfs, sizeof *o->captured_in);
     o->captured_out = vnet_xcalloc(topo->n_nfs, sizeof *o->captured_out);
     o->late = vnet_xcalloc(topo->n_nfs, sizeof *o->late);
+    o->late_max_ns = vnet_xcalloc(topo->n_nfs, sizeof *o->late_max_ns);
     o->first_ts = vnet_xcalloc(2 * topo->n_nfs, sizeof *o->first_ts);
     o->streams = vnet_xcalloc(2 * topo->n_nfs, sizeof *o->streams);
     o->rank = vnet_xcalloc(2 * topo->n_nfs, sizeof *o->rank);
@@ -162,6 +163,7 @@ online_destroy(struct online *o)
     free(o->captured_in);
     free(o->captured_out);
     free(o->late);
+    free(o->late_max_ns);
     free(o->first_ts);
     for (size_t i = 0; i < 2 * o->topo->n_nfs; i++) {
         free(o->streams[i].v);
@@ -207,7 +209,7 @@ online_packet(struct online *o, size_t nf, bool arrivals, const struct capture_p
     }
     if (pkt->ts_ns < o->cutoff) {
         o->late[tid]++;
-        o->late_max_ns = VNET_MAX(o->late_max_ns, o->cutoff - pkt->ts_ns);
+        o->late_max_ns[tid] = VNET_MAX(o->late_max_ns[tid], o->cutoff - pkt->ts_ns);
     }
 }
 
@@ -671,7 +673,7 @@ online_stats_to_json(struct online *o)
         add_u64(n, "arrivals", o->captured_in[id]);
         add_u64(n, "departures", o->captured_out[id]);
         add_u64(n, "late_frames", o->late[id]);
-        add_us(n, "late_max_us", o->late_max_ns);
+        add_us(n, "late_max_us", o->late_max_ns[id]);
         if (last) {
             struct json_object *w = fig_to_json(&last->nfs[id], true);
             add_u64(w, "t_start_ns", last->t_start);

@@ -206,7 +206,7 @@ ctl_cmd_shadow_compare(struct ctl_context *ctx)
     int prod;
     struct pairing *pairing = pairing_create(EXIT_TIMEOUT_NS);
     if (offline) {
-        prod = ps ? atoi(ps) : 0;
+        prod = ps && ps[0] == '1';  /* checked above: "0" or "1" */
         struct vnet_error *error = pairing_add_dir(pairing, offline, prod, 0, UINT64_MAX);
         if (error) {
             fprintf(ctx->err, "vnetctl: shadow compare: %s\n", error->message);

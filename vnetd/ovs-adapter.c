@@ -615,6 +615,8 @@ diff_db(struct ovs_adapter *a, struct ovsdb_idl_txn *txn)
             continue;
         }
         if (!port) {
+            /* A new port: whatever device its name had before is no reference. */
+            smap_remove(&a->ifindexes, w->name);
             add_port(a, txn, br, w);
             changes++;
             continue;

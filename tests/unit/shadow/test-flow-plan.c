@@ -48,7 +48,7 @@ parse_rules(char **text, size_t n)
         assert_non_null(strstr(s, "cookie=0x766e657400000101,"));
         const char *acts = strstr(s, "actions=") + 8;
         const char *t = strstr(s, "table=");
-        r[i].table = t ? atoi(t + 6) : 0;
+        r[i].table = t ? (int) strtol(t + 6, NULL, 10) : 0;
         sscanf(strstr(s, "priority="), "priority=%d", &r[i].priority);
         sscanf(strstr(s, "in_port="), "in_port=%d", &r[i].in_port);
         r[i].tcp = strstr(s, ",tcp,") != NULL;
@@ -68,12 +68,12 @@ parse_rules(char **text, size_t n)
         for (const char *a = acts; *a; ) {
             struct act *x = &r[i].acts[r[i].n_acts];
             if (!strncmp(a, "output:", 7)) {
-                *x = (struct act) { ACT_OUTPUT, atoi(a + 7) };
+                *x = (struct act) { ACT_OUTPUT, (int) strtol(a + 7, NULL, 10) };
                 r[i].outputs[r[i].n_outputs++] = x->value;
                 r[i].n_acts++;
             } else if (!strncmp(a, "load:", 5) && !strncmp(strchr(a, '-'),
                                                           "->NXM_OF_IP_TOS[2]", 18)) {
-                *x = (struct act) { ACT_TAG, atoi(a + 5) };
+                *x = (struct act) { ACT_TAG, (int) strtol(a + 5, NULL, 10) };
                 r[i].n_acts++;
             } else if (!strncmp(a, "move:NXM_OF_IP_TOS[2]->NXM_NX_REG0[0]", 37)) {
                 *x = (struct act) { ACT_TAG_TO_REG, 0 };
