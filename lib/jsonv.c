@@ -281,7 +281,11 @@ jv_parse(const char *text, size_t len, struct json_object **ret)
     }
     json_tokener_free(tok);
 
-    size_t first = strspn(text, " \t\r\n");
+    /* 'text' need not be NUL-terminated: stay within 'len'. */
+    size_t first = 0;
+    while (first < len && strchr(" \t\r\n", text[first])) {
+        first++;
+    }
     if (first >= len) {
         json_object_put(obj);
         return parse_error(text, len, len, "empty document");

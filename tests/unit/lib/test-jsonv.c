@@ -93,6 +93,25 @@ test_parse_depth_limit(void **state)
     json_object_put(obj);
 }
 
+/* The text is 'len' bytes, not a C string: a document of blanks alone, with no
+ * NUL after it, is an empty document (found by tests/fuzz/fuzz-chain-template). */
+static void
+test_parse_unterminated(void **state)
+{
+    char *blanks = malloc(3);
+    memcpy(blanks, " \n\t", 3);
+    struct json_object *obj = NULL;
+    struct vnet_error *e = jv_parse(blanks, 3, &obj);
+    assert_non_null(e);
+    assert_string_equal(e->message, "invalid JSON at line 2, column 2: empty document");
+    vnet_error_destroy(e);
+    memcpy(blanks, "7 x", 3);
+    assert_null(jv_parse(blanks, 1, &obj));
+    assert_int_equal(json_object_get_int(obj), 7);
+    json_object_put(obj);
+    free(blanks);
+}
+
 int
 main(void)
 {
@@ -100,6 +119,7 @@ main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_accessors),
         cmocka_unit_test(test_parse_depth_limit),
+        cmocka_unit_test(test_parse_unterminated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
