@@ -20,12 +20,15 @@ jsonrpc_rx_destroy(struct jsonrpc_rx *rx)
 {
     free(rx->buf);
     rx->buf = NULL;
-    rx->len = rx->cap = 0;
+    rx->len = rx->cap = rx->scanned = 0;
 }
 
 void
 jsonrpc_rx_feed(struct jsonrpc_rx *rx, const void *data, size_t len)
 {
+    if (!len) {
+        return;                 /* 'rx->buf' may still be NULL */
+    }
     if (rx->len + len > rx->cap) {
         vnet_grow((void **) &rx->buf, &rx->cap, rx->len + len, 1);
     }
@@ -44,6 +47,20 @@ consume(struct jsonrpc_rx *rx, size_t n)
 {
     memmove(rx->buf, rx->buf + n, rx->len - n);
     rx->len -= n;
+    rx->scanned = 0;
+}
+
+/* Returns the first '\n' in the buffer, or NULL.  Bytes already searched are not
+ * searched again, so a line arriving in many small reads costs linear time. */
+static char *
+find_newline(struct jsonrpc_rx *rx)
+{
+    char *nl = (rx->len > rx->scanned
+                ? memchr(rx->buf + rx->scanned, '\n', rx->len - rx->scanned) : NULL);
+    if (!nl) {
+        rx->scanned = rx->len;
+    }
+    return nl;
 }
 
 enum jsonrpc_rx_status
@@ -51,10 +68,10 @@ jsonrpc_rx_next(struct jsonrpc_rx *rx, struct json_object **ret_msg,
                 struct vnet_error **ret_error)
 {
     for (;;) {
-        char *nl = rx->len ? memchr(rx->buf, '\n', rx->len) : NULL;
+        char *nl = find_newline(rx);
         if (rx->discarding) {
             if (!nl) {
-                rx->len = 0;
+                rx->len = rx->scanned = 0;
                 return JSONRPC_RX_AGAIN;
             }
             consume(rx, (size_t) (nl - rx->buf) + 1);
@@ -63,7 +80,7 @@ jsonrpc_rx_next(struct jsonrpc_rx *rx, struct json_object **ret_msg,
         }
         if (!nl) {
             if (rx->len > rx->max) {
-                rx->len = 0;
+                rx->len = rx->scanned = 0;
                 rx->discarding = true;
                 *ret_error = vnet_error_create(VNET_ERR_INVALID, "message longer than "
                                                "%zu bytes", rx->max);

@@ -36,6 +36,7 @@ enum {
 struct jsonrpc_rx {
     char *buf;
     size_t len, cap;
+    size_t scanned;         /* the first 'scanned' bytes of 'buf' hold no '\n' */
     size_t max;             /* longest accepted line, in bytes */
     bool discarding;        /* dropping the tail of an over-long line */
 };

@@ -20,6 +20,7 @@ test_partial_reads(void **state)
     jsonrpc_rx_init(&rx, 0);
     struct json_object *out = NULL;
     struct vnet_error *error = NULL;
+    jsonrpc_rx_feed(&rx, "", 0);    /* a fresh receiver fed nothing */
     /* One byte at a time: nothing until the newline. */
     for (size_t i = 0; i < strlen(msg); i++) {
         assert_int_equal(jsonrpc_rx_next(&rx, &out, &error), JSONRPC_RX_AGAIN);
