@@ -139,8 +139,10 @@ struct vnet_error *
 jv_as_name(struct json_object *value, const struct jpath *path, const char **ret)
 {
     const char *s;
+    /* A NUL inside the JSON string would let "fw\u0000x" pass as "fw". */
     if (!json_object_is_type(value, json_type_string)
-        || !vnet_name_valid(s = json_object_get_string(value))) {
+        || !vnet_name_valid(s = json_object_get_string(value))
+        || strlen(s) != (size_t) json_object_get_string_len(value)) {
         return jv_error_expected(path, "a name matching " VNET_NAME_RULE, value);
     }
     *ret = s;

@@ -103,8 +103,11 @@ rpc_client_call(struct rpc_client *client, const char *method,
     if (send(client->fd, line, len, MSG_NOSIGNAL) != (ssize_t) len) {
         /* A short send on a blocking unix socket only happens on error. */
         error = errno ? -errno : -EPIPE;
-        free(line);
-        return error;
+        if (error != -EPIPE && error != -ECONNRESET) {
+            free(line);
+            return error;
+        }
+        /* The daemon hung up, perhaps refusing the connection: read why. */
     }
     free(line);
 
@@ -119,10 +122,13 @@ rpc_client_call(struct rpc_client *client, const char *method,
             return -EPROTO;
         }
         if (status == JSONRPC_RX_MSG) {
-            struct json_object *msg_id;
-            if (json_object_object_get_ex(msg, "id", &msg_id)
-                && json_object_is_type(msg_id, json_type_int)
-                && json_object_get_int64(msg_id) == id) {
+            /* An error without an id is the daemon refusing the connection or a
+             * line it could not read: with one call in flight, it is the answer. */
+            struct json_object *msg_id = NULL;
+            json_object_object_get_ex(msg, "id", &msg_id);
+            if ((json_object_is_type(msg_id, json_type_int)
+                 && json_object_get_int64(msg_id) == id)
+                || (!msg_id && json_object_object_get_ex(msg, "error", NULL))) {
                 error = interpret(msg, ret_result, ret_error);
                 json_object_put(msg);
                 return error;
@@ -151,7 +157,7 @@ rpc_client_call(struct rpc_client *client, const char *method,
             return -errno;
         }
         if (got == 0) {
-            return -EPIPE;
+            return error ? error : -EPIPE;
         }
         jsonrpc_rx_feed(&client->rx, buf, (size_t) got);
     }

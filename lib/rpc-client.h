@@ -17,7 +17,8 @@ void rpc_client_close(struct rpc_client *);
 /* Sends 'method' with 'params' (ownership taken; NULL for none) and waits up to
  * 'timeout_ms' (<= 0: forever) for the answer.  Returns:
  *    0  '*ret_result' holds the result (caller puts it);
- *    1  the daemon answered with an error: '*ret_error' says what (caller frees);
+ *    1  the daemon answered with an error, or refused the connection with one
+ *       (an error without an id): '*ret_error' says what (caller frees);
  *   <0  -errno on transport failure (-ETIMEDOUT, -EPIPE, -EPROTO for a reply
  *       that is not JSON-RPC). */
 int rpc_client_call(struct rpc_client *, const char *method, struct json_object *params,

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,8 +25,10 @@
 VNLOG_DEFINE_THIS_MODULE(control);
 
 #define MAX_TX_BYTES (64u * 1024 * 1024)  /* unread replies before we drop a client */
+#define TX_HIGH_WATER (1024u * 1024)      /* unread replies before we stop reading */
 #define READS_PER_RUN 8                   /* fairness between clients */
 #define SLOW_HANDLER_NS (100 * 1000000ull)
+#define ACCEPT_BACKOFF_NS (100 * 1000000ull)  /* out of file descriptors */
 
 struct registered {
     const struct control_command *cmd;
@@ -48,6 +51,7 @@ struct control_conn {
     int fd;
     unsigned long long serial;
     struct ucred cred;
+    bool may_mutate;              /* root or in the socket's group */
     struct jsonrpc_rx rx;
     char *tx;
     size_t tx_len, tx_cap;
@@ -68,6 +72,8 @@ struct control_server {
     struct control_conn **conns;
     size_t n_conns, cap_conns;
     unsigned long long next_serial;
+    size_t n_readers;             /* connections that may not mutate */
+    uint64_t accept_resume_ns;    /* after EMFILE: accept again from then on */
 };
 
 static struct vnlog_rl rl = VNLOG_RL_INIT(30, 60);
@@ -140,6 +146,15 @@ control_server_open(const struct control_options *opts, struct control_server **
     server->path = vnet_xstrdup(opts->path);
     server->opts.path = server->path;
     server->fd = fd;
+    struct rlimit nofile;
+    if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur != RLIM_INFINITY
+        && server->opts.max_clients > nofile.rlim_cur / 2) {
+        /* Out of descriptors, accept() fails and a client waits unanswered in the
+         * backlog: refuse politely first, and leave half for the rest of vnetd. */
+        server->opts.max_clients = (unsigned int) VNET_MAX(nofile.rlim_cur / 2, 1);
+        VNLOG_INFO("at most %u clients (half of the %llu file descriptors allowed)",
+                   server->opts.max_clients, (unsigned long long) nofile.rlim_cur);
+    }
     *ret = server;
     VNLOG_INFO("listening on '%s' (mode %04o)", opts->path, (unsigned) opts->mode);
     return 0;
@@ -216,7 +231,9 @@ request_finish(struct control_request *req, struct json_object *msg)
         if (req->next) {
             req->next->prev = req->prev;
         }
-        conn->n_pending--;
+        if (conn->n_pending-- == conn->server->opts.max_pending) {
+            poll_immediate_wake();    /* requests may wait in 'rx' for this slot */
+        }
     } else {
         json_object_put(msg);
     }
@@ -342,11 +359,53 @@ check_params(const struct control_command *cmd, struct json_object *params)
     return NULL;
 }
 
+/* Returns true if the peer connected on 'fd' (credentials 'cred') has 'group' as
+ * its primary or one of its supplementary groups, as they were at connect().  Fails
+ * closed: a peer whose groups cannot be read is no member. */
 static bool
-peer_may_mutate(const struct control_conn *conn)
+peer_in_group(int fd, const struct ucred *cred, gid_t group)
 {
-    const struct control_options *o = &conn->server->opts;
-    return conn->cred.uid == 0 || (o->group != (gid_t) -1 && conn->cred.gid == o->group);
+    if (group == (gid_t) -1) {
+        return false;
+    }
+    if (cred->gid == group) {
+        return true;
+    }
+    gid_t stack_gids[64];
+    gid_t *gids = stack_gids;
+    socklen_t len = sizeof stack_gids;
+    int r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gids, &len);
+    if (r < 0 && errno == ERANGE) {
+        gids = vnet_xmalloc(len);
+        r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gids, &len);
+    }
+    bool member = false;
+    for (size_t i = 0; !r && i < len / sizeof *gids; i++) {
+        member |= gids[i] == group;
+    }
+    if (gids != stack_gids) {
+        free(gids);
+    }
+    return member;
+}
+
+/* Takes one token from the connection's bucket; returns false if it is empty. */
+static bool
+conn_take_token(struct control_conn *conn)
+{
+    unsigned int rate = conn->server->opts.requests_per_sec;
+    if (!rate) {
+        return true;
+    }
+    uint64_t now = vnet_mono_ns();
+    conn->tokens = VNET_MIN(conn->tokens + (double) (now - conn->tokens_ns) / 1e9 * rate,
+                            rate * 2.0);
+    conn->tokens_ns = now;
+    if (conn->tokens < 1.0) {
+        return false;
+    }
+    conn->tokens -= 1.0;
+    return true;
 }
 
 static void
@@ -368,6 +427,24 @@ handle_message(struct control_conn *conn, struct json_object *msg)
         vnet_error_destroy(error);
         return;
     }
+    const struct control_options *o = &conn->server->opts;
+    if (!conn_take_token(conn)) {
+        error = vnet_error_create(VNET_ERR_BUSY, "'%s' refused: more than %u requests "
+                                  "per second on this connection; try again later",
+                                  method, o->requests_per_sec);
+        send_error(conn, id, JSONRPC_RATE_LIMITED, error);
+        vnet_error_destroy(error);
+        return;
+    }
+    if (!conn->may_mutate && !o->read_only_for_all) {
+        error = vnet_error_create("permission-denied", "'%s' needs root or the control "
+                                  "socket's group (uid %u denied; vnetd "
+                                  "--read-only-for-all lets every user read)",
+                                  method, (unsigned) conn->cred.uid);
+        send_error(conn, id, JSONRPC_PERMISSION_DENIED, error);
+        vnet_error_destroy(error);
+        return;
+    }
 
     const struct registered *reg = find_command(conn->server, method);
     if (!reg) {
@@ -377,7 +454,7 @@ handle_message(struct control_conn *conn, struct json_object *msg)
         vnet_error_destroy(error);
         return;
     }
-    if (!reg->cmd->read_only && !peer_may_mutate(conn)) {
+    if (!reg->cmd->read_only && !conn->may_mutate) {
         error = vnet_error_create("permission-denied", "'%s' changes state and needs "
                                   "root or the control socket's group (uid %u denied)",
                                   method, (unsigned) conn->cred.uid);
@@ -415,44 +492,87 @@ handle_message(struct control_conn *conn, struct json_object *msg)
     json_object_put(own_params);
 }
 
+/* Returns why a new client must be refused, or NULL to let it in. */
+static const char *
+client_refusal(const struct control_server *server, bool may_mutate)
+{
+    unsigned int max = server->opts.max_clients;
+    if (server->n_conns >= max) {
+        return "too many clients";
+    }
+    if (!may_mutate && server->n_readers >= VNET_MAX(max - max / 4, 1)) {
+        return "too many read-only clients (the last slots are kept for root and the "
+               "control socket's group)";
+    }
+    return NULL;
+}
+
+static void
+refuse_client(int fd, const char *why)
+{
+    struct vnet_error *error = vnet_error_create(VNET_ERR_BUSY, "%s; try again later",
+                                                 why);
+    struct json_object *msg = jsonrpc_error(NULL, JSONRPC_DAEMON_ERROR, error->message,
+                                            vnet_error_to_json(error));
+    size_t len;
+    char *line = jsonrpc_serialize(msg, &len);
+    ssize_t r = send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void) r;
+    free(line);
+    json_object_put(msg);
+    vnet_error_destroy(error);
+    close(fd);
+}
+
 static void
 accept_clients(struct control_server *server)
 {
+    if (vnet_mono_ns() < server->accept_resume_ns) {
+        return;
+    }
     for (int i = 0; i < 64; i++) {
         int fd = accept4(server->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
+                || errno == ENOMEM) {
+                /* The client stays in the backlog: retrying at once would spin. */
+                server->accept_resume_ns = vnet_mono_ns() + ACCEPT_BACKOFF_NS;
+                VNLOG_WARN_RL(&rl, "accept: %s (%zu clients); pausing", strerror(errno),
+                              server->n_conns);
+            } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
                 VNLOG_WARN_RL(&rl, "accept: %s", strerror(errno));
             }
             return;
         }
-        if (server->n_conns >= server->opts.max_clients) {
-            static const char busy[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{"
-                "\"code\":-32000,\"message\":\"too many clients\"}}\n";
-            ssize_t r = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void) r;
-            close(fd);
-            VNLOG_WARN_RL(&rl, "refused a client: %u clients connected",
-                          server->opts.max_clients);
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+            cred = (struct ucred) { .pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        }
+        bool may_mutate = cred.uid == 0 || peer_in_group(fd, &cred, server->opts.group);
+        const char *refusal = client_refusal(server, may_mutate);
+        if (refusal) {
+            refuse_client(fd, refusal);
+            VNLOG_WARN_RL(&rl, "refused a client (pid %d, uid %u): %s, %zu connected",
+                          (int) cred.pid, (unsigned) cred.uid, refusal, server->n_conns);
             continue;
         }
         struct control_conn *conn = vnet_xzalloc(sizeof *conn);
         conn->server = server;
         conn->fd = fd;
         conn->serial = ++server->next_serial;
-        socklen_t len = sizeof conn->cred;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &conn->cred, &len) < 0) {
-            conn->cred.uid = (uid_t) -1;
-            conn->cred.gid = (gid_t) -1;
-        }
+        conn->cred = cred;
+        conn->may_mutate = may_mutate;
+        server->n_readers += !may_mutate;
         conn->tokens = server->opts.requests_per_sec * 2.0;
         conn->tokens_ns = vnet_mono_ns();
         jsonrpc_rx_init(&conn->rx, server->opts.max_message);
         vnet_grow((void **) &server->conns, &server->cap_conns, server->n_conns + 1,
                   sizeof *server->conns);
         server->conns[server->n_conns++] = conn;
-        VNLOG_DBG("client #%llu connected (pid %d, uid %u)", conn->serial,
-                  (int) conn->cred.pid, (unsigned) conn->cred.uid);
+        VNLOG_DBG("client #%llu connected (pid %d, uid %u%s)", conn->serial,
+                  (int) conn->cred.pid, (unsigned) conn->cred.uid,
+                  may_mutate ? "" : ", read-only");
     }
 }
 
@@ -462,28 +582,22 @@ conn_destroy(struct control_conn *conn)
     for (struct control_request *req = conn->pending; req; req = req->next) {
         req->conn = NULL;
     }
+    conn->server->n_readers -= !conn->may_mutate;
     close(conn->fd);
     jsonrpc_rx_destroy(&conn->rx);
     free(conn->tx);
     free(conn);
 }
 
+/* Whether to read more requests from 'conn' now.  One that does not read its
+ * replies is left alone until it does, and is not polled meanwhile: its pending
+ * input would wake the loop again and again. */
 static bool
-conn_may_read(struct control_conn *conn)
+conn_wants_input(const struct control_conn *conn)
 {
-    const struct control_options *o = &conn->server->opts;
-    if (conn->eof || conn->dead || conn->n_pending >= o->max_pending
-        || conn->tx_len > MAX_TX_BYTES / 2) {
-        return false;
-    }
-    if (o->requests_per_sec) {
-        uint64_t now = vnet_mono_ns();
-        conn->tokens = VNET_MIN(conn->tokens + (double) (now - conn->tokens_ns) / 1e9
-                                * o->requests_per_sec, o->requests_per_sec * 2.0);
-        conn->tokens_ns = now;
-        return conn->tokens >= 1.0;
-    }
-    return true;
+    return (!conn->eof && !conn->dead
+            && conn->n_pending < conn->server->opts.max_pending
+            && conn->tx_len < TX_HIGH_WATER);
 }
 
 static void
@@ -491,9 +605,6 @@ conn_process(struct control_conn *conn)
 {
     for (;;) {
         if (conn->dead || conn->n_pending >= conn->server->opts.max_pending) {
-            return;
-        }
-        if (conn->server->opts.requests_per_sec && conn->tokens < 1.0) {
             return;
         }
         struct json_object *msg = NULL;
@@ -511,7 +622,6 @@ conn_process(struct control_conn *conn)
             }
             continue;
         }
-        conn->tokens -= 1.0;
         handle_message(conn, msg);
         json_object_put(msg);
     }
@@ -520,7 +630,7 @@ conn_process(struct control_conn *conn)
 static void
 conn_run(struct control_conn *conn)
 {
-    for (int i = 0; i < READS_PER_RUN && conn_may_read(conn); i++) {
+    for (int i = 0; i < READS_PER_RUN && conn_wants_input(conn); i++) {
         char buf[16384];
         ssize_t n = recv(conn->fd, buf, sizeof buf, 0);
         if (n < 0) {
@@ -577,16 +687,16 @@ control_server_run(struct control_server *server)
 void
 control_server_wait(struct control_server *server)
 {
-    poll_fd_wait(server->fd, POLLIN);
+    uint64_t now = vnet_mono_ns();
+    if (now < server->accept_resume_ns) {
+        poll_timer_wait((long long) ((server->accept_resume_ns - now) / 1000000) + 1);
+    } else {
+        poll_fd_wait(server->fd, POLLIN);
+    }
     for (size_t i = 0; i < server->n_conns; i++) {
         struct control_conn *conn = server->conns[i];
-        const struct control_options *o = &server->opts;
-        if (!conn->eof && conn->n_pending < o->max_pending) {
-            if (o->requests_per_sec && conn->tokens < 1.0) {
-                poll_timer_wait(1000 / o->requests_per_sec + 1);
-            } else {
-                poll_fd_wait(conn->fd, POLLIN);
-            }
+        if (conn_wants_input(conn)) {
+            poll_fd_wait(conn->fd, POLLIN);
         }
         if (conn->tx_len) {
             poll_fd_wait(conn->fd, POLLOUT);

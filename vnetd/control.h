@@ -3,8 +3,10 @@
  * Modules register commands ("chain/load") with a parameter schema, a synopsis and a
  * read-only flag.  The server validates every request against the schema before a
  * handler runs, so handlers see well-typed params; unknown members are rejected.
- * Mutating commands require the peer (SO_PEERCRED) to be root or in the socket's
- * group; read-only ones may be opened to everyone by configuration.
+ * Mutating commands require the peer (SO_PEERCRED, SO_PEERGROUPS) to be root or a
+ * member of the socket's group, as its primary or a supplementary group; so do
+ * read-only ones unless 'read_only_for_all' opens them to every local user.  The
+ * check is the server's own: it holds even if the socket file's mode is looser.
  *
  * Handlers may answer at once or later (long operations): a handler receives a
  * 'struct control_request' and must eventually call control_request_reply() or
@@ -14,8 +16,13 @@
  * The server never blocks: sockets are non-blocking, each connection has bounded
  * input and output buffers and a bounded number of requests in flight, and a client
  * that sends garbage gets an error reply and keeps its connection (an over-long
- * message closes it).  Runs in the OVS poll loop: control_server_run() and
- * control_server_wait() once per iteration. */
+ * message closes it).  A client that does not read its replies is no longer read
+ * from once its replies pile up; a request over the connection's rate is answered
+ * with a JSONRPC_RATE_LIMITED error at once.  Past 'max_clients' a new connection
+ * gets a "too many clients" error and is closed; peers that may only read share at
+ * most three quarters of the slots, so root and the group can always connect.
+ * Runs in the OVS poll loop: control_server_run() and control_server_wait() once
+ * per iteration. */
 #ifndef VNETD_CONTROL_H
 #define VNETD_CONTROL_H 1
 
@@ -55,9 +62,10 @@ struct control_options {
     gid_t group;                 /* owning group; (gid_t) -1 keeps root's */
     bool read_only_for_all;      /* let any local user call read-only methods */
     size_t max_message;          /* bytes per request line */
-    unsigned int max_clients;
+    unsigned int max_clients;    /* lowered to half of RLIMIT_NOFILE if above it */
     unsigned int max_pending;    /* requests in flight per connection */
-    unsigned int requests_per_sec;  /* per connection; 0 = unlimited */
+    unsigned int requests_per_sec;  /* per connection, bursts of twice that;
+                                     * 0 = unlimited */
 };
 void control_options_init(struct control_options *);
 

@@ -84,7 +84,8 @@ ctl_call(struct ctl_context *ctx, const char *method, struct json_object *params
             fprintf(ctx->err, "vnetctl: cannot connect to vnetd at %s: %s%s\n",
                     ctx->socket, strerror(-err),
                     err == -ENOENT || err == -ECONNREFUSED
-                    ? " (is vnetd running? start it with 'vnetd --detach')" : "");
+                    ? " (is vnetd running? start it with 'vnetd --detach')"
+                    : err == -EACCES ? " (needs root or the control socket's group)" : "");
             json_object_put(params);
             return CTL_EXIT_USAGE;
         }

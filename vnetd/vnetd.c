@@ -36,6 +36,8 @@ struct options {
     const char *socket;
     const char *socket_group;
     bool read_only_for_all;
+    unsigned int max_clients;
+    unsigned int rate_limit;
     const char *state_dir;
     const char *log_file;
     const char *log_levels;
@@ -149,6 +151,9 @@ usage(void)
            "  --socket PATH          control socket (default %s)\n"
            "  --socket-group GROUP   group allowed to change state through the socket\n"
            "  --read-only-for-all    let every local user call read-only methods\n"
+           "  --max-clients N        control connections at once (default 1024)\n"
+           "  --rate-limit N         requests per second per connection, bursts of 2N;\n"
+           "                         more are refused with an error (default 100; 0: off)\n"
            "  --state-dir DIR        where state.json lives (default %s)\n"
            "  --reset-state          start empty if no state file is readable\n"
            "                         (unreadable files are kept aside, never deleted)\n"
@@ -182,11 +187,14 @@ parse_options(int argc, char *argv[], struct options *o)
     enum { OPT_SOCKET = 256, OPT_GROUP, OPT_RO_ALL, OPT_STATE, OPT_RESET, OPT_LOGFILE,
            OPT_LOGLEVEL, OPT_PIDFILE, OPT_DETACH, OPT_VERSION, OPT_NO_SUBSTRATE,
            OPT_LIBVIRT, OPT_OVSDB, OPT_OVSRUN, OPT_DATAPATH, OPT_TEMPLATES,
-           OPT_VNODE_INIT, OPT_NF_PATH, OPT_CONTROL_DIR, OPT_OP_TIMEOUT, OPT_METRICS };
+           OPT_VNODE_INIT, OPT_NF_PATH, OPT_CONTROL_DIR, OPT_OP_TIMEOUT, OPT_METRICS,
+           OPT_MAX_CLIENTS, OPT_RATE_LIMIT };
     static const struct option longopts[] = {
         { "socket", required_argument, NULL, OPT_SOCKET },
         { "socket-group", required_argument, NULL, OPT_GROUP },
         { "read-only-for-all", no_argument, NULL, OPT_RO_ALL },
+        { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+        { "rate-limit", required_argument, NULL, OPT_RATE_LIMIT },
         { "state-dir", required_argument, NULL, OPT_STATE },
         { "reset-state", no_argument, NULL, OPT_RESET },
         { "log-file", required_argument, NULL, OPT_LOGFILE },
@@ -216,8 +224,10 @@ parse_options(int argc, char *argv[], struct options *o)
         .datapath = "auto",
         .control_dir = VNET_DEFAULT_RUN_DIR "/nf",
         .op_timeout_s = 120,
+        .max_clients = 1024,
+        .rate_limit = 100,
     };
-    unsigned long long secs;
+    unsigned long long secs, n;
     for (;;) {
         int c = getopt_long(argc, argv, "h", longopts, NULL);
         if (c == -1) {
@@ -228,6 +238,22 @@ parse_options(int argc, char *argv[], struct options *o)
         case OPT_METRICS: o->metrics = optarg; break;
         case OPT_GROUP: o->socket_group = optarg; break;
         case OPT_RO_ALL: o->read_only_for_all = true; break;
+        case OPT_MAX_CLIENTS:
+            if (vnet_parse_uint(optarg, 1, 65536, &n)) {
+                fprintf(stderr, "vnetd: --max-clients: expected 1..65536, got '%s'\n",
+                        optarg);
+                exit(EXIT_FAILURE);
+            }
+            o->max_clients = (unsigned int) n;
+            break;
+        case OPT_RATE_LIMIT:
+            if (vnet_parse_uint(optarg, 0, 1000000, &n)) {
+                fprintf(stderr, "vnetd: --rate-limit: expected requests per second "
+                        "0..1000000, got '%s'\n", optarg);
+                exit(EXIT_FAILURE);
+            }
+            o->rate_limit = (unsigned int) n;
+            break;
         case OPT_STATE: o->state_dir = optarg; break;
         case OPT_RESET: o->reset_state = true; break;
         case OPT_LOGFILE: o->log_file = optarg; break;
@@ -451,6 +477,8 @@ main(int argc, char *argv[])
     copts.path = o.socket;
     copts.max_message = 4 * 1024 * 1024;
     copts.read_only_for_all = o.read_only_for_all;
+    copts.max_clients = o.max_clients;
+    copts.requests_per_sec = o.rate_limit;
     if (o.read_only_for_all) {
         copts.mode = 0666;
     }
