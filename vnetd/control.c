@@ -667,7 +667,6 @@ conn_run(struct control_conn *conn)
 void
 control_server_run(struct control_server *server)
 {
-    accept_clients(server);
     for (size_t i = 0; i < server->n_conns; i++) {
         conn_run(server->conns[i]);
     }
@@ -682,6 +681,8 @@ control_server_run(struct control_server *server)
         }
     }
     server->n_conns = kept;
+    /* Only now that the clients who left are gone: their slots are free again. */
+    accept_clients(server);
 }
 
 void
