@@ -176,7 +176,12 @@ nf_control_open(const char *path, struct nf_control **ret_control)
     if (fd < 0) {
         return vnet_error_from_errno(-errno, "--control '%s': socket", path);
     }
-    if (bind(fd, (struct sockaddr *) &sun, sizeof sun) || listen(fd, 16)) {
+    /* Mode 0600: its commands stall and drop production traffic, so only the NF's
+     * owner (root, for the NFs vnetd starts) may connect, whatever the umask. */
+    mode_t old_umask = umask(0177);
+    int rc = bind(fd, (struct sockaddr *) &sun, sizeof sun);
+    umask(old_umask);
+    if (rc || listen(fd, 16)) {
         int err = errno;
         close(fd);
         return vnet_error_from_errno(-err, "--control '%s'", path);

@@ -1,11 +1,11 @@
 /* control.h -- the NF's run-time control socket.
  *
- * Transport: a SOCK_STREAM unix socket.  A client sends commands as lines ('\n'
- * terminated, at most 255 bytes) and gets exactly one reply line per command, in
- * order: "ok", "error: <what was wrong>" or, for "stats", one JSON object.  A client
- * may send many commands on one connection; up to 8 clients at once.  A line with
- * control bytes or longer than the limit is answered with an error, and the next
- * line is read normally.
+ * Transport: a SOCK_STREAM unix socket, mode 0600 (only the NF's owner may connect).
+ * A client sends commands as lines ('\n' terminated, at most 255 bytes) and gets
+ * exactly one reply line per command, in order: "ok", "error: <what was wrong>" or,
+ * for "stats", one JSON object.  A client may send many commands on one connection;
+ * up to 8 clients at once.  A line with control bytes or longer than the limit is
+ * answered with an error, and the next line is read normally.
  *
  * Commands (nf_cmd_parse() checks the syntax; the NF checks what depends on its
  * state, e.g. "slow" needs a finite peak rate):

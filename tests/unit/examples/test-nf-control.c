@@ -187,7 +187,12 @@ static void
 test_server_lines(void **state)
 {
     struct fixture *fx = *state;
+    mode_t old_umask = umask(0);
     assert_null(nf_control_open(fx->path, &fx->ctl));
+    umask(old_umask);
+    struct stat st;
+    assert_int_equal(stat(fx->path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);     /* whatever the umask */
     struct pollfd fds[1 + NF_CONTROL_MAX_CLIENTS];
     assert_int_equal(nf_control_pollfds(fx->ctl, fds), 1);
 
