@@ -115,6 +115,10 @@ control_server_open(const struct control_options *opts, struct control_server **
     if (socket_is_live(opts->path)) {
         return -EADDRINUSE;
     }
+    struct stat st;
+    if (!lstat(opts->path, &st) && !S_ISSOCK(st.st_mode)) {
+        return -EEXIST;         /* a mistyped --socket must not delete a file */
+    }
     unlink(opts->path);
 
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -71,7 +71,8 @@ void control_options_init(struct control_options *);
 
 /* Binds and listens.  An existing socket file is replaced only if nobody answers
  * on it (a stale socket from a crashed daemon).  Returns 0 or -errno
- * (-EADDRINUSE if another daemon listens there). */
+ * (-EADDRINUSE if another daemon listens there, -EEXIST if a file that is not a
+ * socket is there: it is left alone). */
 int control_server_open(const struct control_options *, struct control_server **ret);
 void control_server_close(struct control_server *);
 

@@ -523,7 +523,8 @@ main(int argc, char *argv[])
     int err = control_server_open(&copts, &d.control);
     if (err) {
         fprintf(stderr, "vnetd: cannot listen on %s: %s%s\n", o.socket, strerror(-err),
-                err == -EADDRINUSE ? " (another vnetd is running)" : "");
+                err == -EADDRINUSE ? " (another vnetd is running)"
+                : err == -EEXIST ? " (and is not a socket; vnetd leaves it alone)" : "");
         return EXIT_FAILURE;
     }
     ensure_instance_id(&d);

@@ -869,6 +869,16 @@ test_stale_socket_replaced(void **state)
     opts.path = stale;
     assert_int_equal(control_server_open(&opts, &second), 0);
     control_server_close(second);
+
+    /* A file that is not a socket is never removed. */
+    fd = open(stale, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    assert_int_equal(write(fd, "keep", 4), 4);
+    close(fd);
+    assert_int_equal(control_server_open(&opts, &second), -EEXIST);
+    struct stat st;
+    assert_int_equal(stat(stale, &st), 0);
+    assert_int_equal(st.st_size, 4);
+    unlink(stale);
 }
 
 int
