@@ -166,6 +166,32 @@ vnlog_set_clock(vnlog_clock_func *func)
     clock_func = func;
 }
 
+/* Returns 'body' (freed) with control characters written as \xNN, so that a user
+ * string quoted in a message cannot start a forged log line. */
+static char *
+escape_controls(char *body)
+{
+    size_t n = 0;
+    for (const char *p = body; *p; p++) {
+        n += (unsigned char) *p < 0x20 || *p == 0x7f;
+    }
+    if (!n) {
+        return body;
+    }
+    char *out = vnet_xmalloc(strlen(body) + 3 * n + 1), *q = out;
+    for (const char *p = body; *p; p++) {
+        unsigned char c = (unsigned char) *p;
+        if (c < 0x20 || c == 0x7f) {
+            q += snprintf(q, 5, "\\x%02x", c);
+        } else {
+            *q++ = (char) c;
+        }
+    }
+    *q = '\0';
+    free(body);
+    return out;
+}
+
 static void
 emit(struct vnlog_module *m, enum vnlog_level level, const char *fmt, va_list args,
      unsigned int suppressed)
@@ -179,7 +205,7 @@ emit(struct vnlog_module *m, enum vnlog_level level, const char *fmt, va_list ar
     snprintf(stamp + n, sizeof stamp - n, ".%03uZ",
              (unsigned) (now / 1000000 % 1000));
 
-    char *body = vnet_xvasprintf(fmt, args);
+    char *body = escape_controls(vnet_xvasprintf(fmt, args));
     pthread_mutex_lock(&mutex);
     char *line = (suppressed
                   ? vnet_xasprintf("%s|%05llu|%s|%s|%s (%u similar messages "

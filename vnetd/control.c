@@ -402,8 +402,8 @@ conn_take_token(struct control_conn *conn)
         return true;
     }
     uint64_t now = vnet_mono_ns();
-    conn->tokens = VNET_MIN(conn->tokens + (double) (now - conn->tokens_ns) / 1e9 * rate,
-                            rate * 2.0);
+    double refill = (double) (now - conn->tokens_ns) / 1e9 * rate;
+    conn->tokens = VNET_MIN(conn->tokens + refill, rate * 2.0);
     conn->tokens_ns = now;
     if (conn->tokens < 1.0) {
         return false;
@@ -558,7 +558,8 @@ accept_clients(struct control_server *server)
         if (refusal) {
             refuse_client(fd, refusal);
             VNLOG_WARN_RL(&rl, "refused a client (pid %d, uid %u): %s, %zu connected",
-                          (int) cred.pid, (unsigned) cred.uid, refusal, server->n_conns);
+                          (int) cred.pid, (unsigned) cred.uid, refusal,
+                          server->n_conns);
             continue;
         }
         struct control_conn *conn = vnet_xzalloc(sizeof *conn);

@@ -1,4 +1,5 @@
-/* Tests lib/log.c: levels per module, rejected specs, per-call-site rate limits. */
+/* Tests lib/log.c: levels per module, rejected specs, per-call-site rate limits,
+ * control characters escaped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,6 +102,19 @@ test_rate_limit(void **state)
     assert_non_null(strstr(last, "after (17 similar messages suppressed)"));
 }
 
+/* A user string cannot forge a log line of its own. */
+static void
+test_controls_escaped(void **state)
+{
+    assert_null(vnlog_set_levels("testlog:info"));
+    VNLOG_INFO("loaded '%s'",
+               "a.json\n2026-01-01T00:00:00.000Z|00001|vnetd|info|forged\r\x1b[2J");
+    assert_int_equal(n_lines, 1);
+    assert_non_null(strstr(last, "|testlog|info|loaded 'a.json\\x0a2026-01-01T00:00:00"
+                           ".000Z|00001|vnetd|info|forged\\x0d\\x1b[2J'\n"));
+    assert_ptr_equal(strchr(last, '\n'), last + strlen(last) - 1);
+}
+
 int
 main(void)
 {
@@ -108,6 +122,7 @@ main(void)
         cmocka_unit_test_setup(test_levels, setup),
         cmocka_unit_test_setup(test_bad_specs, setup),
         cmocka_unit_test_setup(test_rate_limit, setup),
+        cmocka_unit_test_setup(test_controls_escaped, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

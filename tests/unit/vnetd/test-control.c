@@ -436,7 +436,8 @@ run_as_nobody(gid_t group, int (*body)(void))
     return -1;
 }
 
-static const char mutate_req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test/mutate\"}\n";
+static const char mutate_req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+                                 "\"test/mutate\"}\n";
 static const char echo_req[] = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"test/echo\","
                                "\"params\":{\"text\":\"ro\"}}\n";
 
@@ -531,15 +532,16 @@ test_names_validated(void **state)
     };
     int fd = connect_client();
     for (size_t i = 0; i < VNET_ARRAY_SIZE(bad); i++) {
-        char *req = vnet_xasprintf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test/named\","
-                                   "\"params\":{\"name\":%s}}\n", bad[i]);
+        char *req = vnet_xasprintf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+                                   "\"test/named\",\"params\":{\"name\":%s}}\n",
+                                   bad[i]);
         send_text(fd, req);
         free(req);
         struct json_object *r = read_reply(fd);
         assert_non_null(r);
         assert_int_equal(error_code(r), -32602);
-        assert_non_null(strstr(error_message(r), "$.params.name: expected a name matching "
-                               "[a-z0-9][a-z0-9-]{0,23}, got "));
+        assert_non_null(strstr(error_message(r), "$.params.name: expected a name "
+                               "matching [a-z0-9][a-z0-9-]{0,23}, got "));
         json_object_put(r);
     }
     send_text(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test/named\","
@@ -615,8 +617,9 @@ test_rate_limit(void **state)
             served++;
         } else {
             assert_int_equal(error_code(r), -32002);
-            assert_string_equal(error_message(r), "'test/echo' refused: more than 5 "
-                                "requests per second on this connection; try again later");
+            assert_string_equal(error_message(r),
+                                "'test/echo' refused: more than 5 requests per second "
+                                "on this connection; try again later");
             limited++;
         }
         json_object_put(r);
@@ -671,7 +674,8 @@ test_max_clients(void **state)
     pump(2);
     struct json_object *result = NULL;
     struct vnet_error *error = NULL;
-    assert_int_equal(rpc_client_call(client, "test/echo", NULL, 2000, &result, &error), 1);
+    assert_int_equal(rpc_client_call(client, "test/echo", NULL, 2000, &result, &error),
+                     1);
     assert_string_equal(error->message, "too many clients; try again later");
     assert_string_equal(error->tag, VNET_ERR_BUSY);
     vnet_error_destroy(error);
@@ -704,9 +708,9 @@ body_three_readers(void)
             return 12;
         }
     }
-    return child_call(fds[3], echo_req, "too many read-only clients (the last slots are "
-                      "kept for root and the control socket's group); try again later")
-           ? 0 : 13;
+    return child_call(fds[3], echo_req, "too many read-only clients (the last slots "
+                      "are kept for root and the control socket's group); try again "
+                      "later") ? 0 : 13;
 }
 
 /* Readers share three quarters of the slots; root still gets in. */
