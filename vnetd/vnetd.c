@@ -153,7 +153,7 @@ usage(void)
            "  --read-only-for-all    let every local user call read-only methods\n"
            "  --max-clients N        control connections at once (default 1024)\n"
            "  --rate-limit N         requests per second per connection, bursts of 2N;\n"
-           "                         more are refused with an error (default 100; 0: off)\n"
+           "                         more get an error at once (default 1000; 0: off)\n"
            "  --state-dir DIR        where state.json lives (default %s)\n"
            "  --reset-state          start empty if no state file is readable\n"
            "                         (unreadable files are kept aside, never deleted)\n"
@@ -225,7 +225,7 @@ parse_options(int argc, char *argv[], struct options *o)
         .control_dir = VNET_DEFAULT_RUN_DIR "/nf",
         .op_timeout_s = 120,
         .max_clients = 1024,
-        .rate_limit = 100,
+        .rate_limit = 1000,
     };
     unsigned long long secs, n;
     for (;;) {
