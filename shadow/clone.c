@@ -87,8 +87,9 @@ vnet_metadata(xmlNodePtr root)
     return NULL;
 }
 
-/* Recomputes the 'spec' checksum (over the document without its metadata) and
- * serialises.  Frees 'doc'. */
+/* Recomputes the 'spec' checksum (over the document without its metadata and its
+ * CPU limits, as vnetd/domain-xml.h defines it: limits change with the VNode's role
+ * and are applied without a restart) and serialises.  Frees 'doc'. */
 static char *
 finish(xmlDocPtr doc, xmlNodePtr root)
 {
@@ -96,10 +97,17 @@ finish(xmlDocPtr doc, xmlNodePtr root)
     if (md) {
         xmlUnlinkNode(md);
     }
+    xmlNodePtr tune = child(root, "cputune");
+    if (tune) {
+        xmlUnlinkNode(tune);
+    }
     char *body = serialize(doc);
     char spec[16];
     snprintf(spec, sizeof spec, "%08" PRIx32, vnet_crc32c(0, body, strlen(body)));
     free(body);
+    if (tune) {
+        xmlAddChild(root, tune);
+    }
     if (md) {
         xmlAddChild(root, md);
         xmlNodePtr el = vnet_metadata(root);

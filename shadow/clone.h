@@ -11,7 +11,8 @@
  * The fix an operator tries on a shadow is made to the shadow's template; the
  * definition cloned is the one that template gives, so the vnet metadata's 'spec'
  * checksum (recomputed here) changes with every fix and the libvirt adapter
- * redefines the VNode.  Pure: no I/O.
+ * redefines the VNode; the CPU limits (<cputune>) are left out of it, so the limits
+ * changing at a swap do not restart the VNode.  Pure: no I/O.
  *
  * Ownership: functions return malloc'd XML the caller frees. */
 #ifndef SHADOW_CLONE_H

@@ -169,11 +169,14 @@ tagged_exit(const struct flow_graph *g, struct rules *r, int side, uint16_t port
                             : (struct dest) { DEST_DROP, 0, NULL, 0 };
     char *yes = actions_for(g, &deliver, 1);
     char *no = actions_for(g, &other, 1);
+    /* The inactive side delivers only while it drains what entered while it
+     * served production: at any other time its own tag is forged. */
+    bool delivers = side == g->active || g->draining;
     for (size_t k = 0; k < 2; k++) {
         add(r, "priority=101,in_port=%u,%s,actions=move:NXM_OF_IP_TOS[2]->NXM_NX_REG0[0],"
             "resubmit(,1)", port, l3[k]);
         for (int tag = 0; tag < 2; tag++) {
-            bool ours = tag == g->side_tag[side];
+            bool ours = tag == g->side_tag[side] && delivers;
             add(r, "table=1,priority=100,in_port=%u,%s,reg0=0x%x/0x1,actions=%s%s",
                 port, l3[k], (unsigned) tag, ours ? "load:0->NXM_OF_IP_TOS[2]," : "",
                 ours ? yes : no);
@@ -229,6 +232,14 @@ arp_responder(const struct flow_graph *g, struct rules *r, const struct flow_end
         ep->port, g->gateway_mac, hex);
 }
 
+/* A mirror output port only receives: whatever its VNode sends is dropped here,
+ * above every other rule, and counted. */
+static void
+drop_input(struct rules *r, uint16_t port)
+{
+    add(r, "priority=300,in_port=%u,actions=drop", port);
+}
+
 /* The host side of a veth sends IPv6 router solicitations and MLD reports when it
  * comes up, and OVS's userspace datapath picks them up as received: keep that
  * link-local noise out of the chain (its addressing is IPv4). */
@@ -251,6 +262,9 @@ flow_plan_build(const struct flow_graph *g, size_t *ret_n)
     arp_responder(g, &r, &g->sink);
     drop_ipv6_noise(&r, g->source.port);
     drop_ipv6_noise(&r, g->sink.port);
+    for (size_t i = 0; i < g->n_receive_only; i++) {
+        drop_input(&r, g->receive_only[i]);
+    }
     for (int side = 0; side < n_sides; side++) {
         for (size_t i = 0; i < g->n_nfs; i++) {
             drop_ipv6_noise(&r, g->in_ports[side][i]);

@@ -33,8 +33,18 @@
  *     codepoint (RFC 2474 pool 1); pools 2 and 3 would lose it.  The tag cannot
  *     tell an untagged packet from tag 0: an IP packet an NF of side 0 generates
  *     itself (not a copy of ingress traffic; an ICMP error, say) while side 0 is
- *     the shadow would be delivered.  The sample NFs generate none.  A graph whose exit
- *     NF also fans out elsewhere keeps the untagged exit rule.
+ *     the shadow and drains (below) would be delivered.  The sample NFs generate
+ *     none.  A graph whose exit NF also fans out elsewhere keeps the untagged exit
+ *     rule.
+ *
+ *   - isolation: a tag is a bit of the packet, which any NF can set.  So the
+ *     inactive side delivers packets carrying its own tag only while 'draining'
+ *     (for a bounded time after a swap: the packets that entered while it served
+ *     production); otherwise its exits observe or drop everything, and a shadow NF
+ *     that forges the tag reaches neither the sink nor the source;
+ *   - the 'receive_only' ports (the Monitoring VNet's mirror outputs) drop every
+ *     frame they receive, with a rule of their own that counts them, so a
+ *     monitoring VNode cannot inject into the chain whatever else the bridge holds.
  *
  * A swap is the same plan with the other side active; the OVS adapter installs a
  * plan as one atomic bundle, so no packet sees a mix.  Pure: no I/O.
@@ -74,6 +84,10 @@ struct flow_graph {
                                  * emits at egress (the monitor's), or 0 */
     int side_tag[2];            /* by side: its epoch tag (0 or 1; the chain's real
                                  * side number), with a shadow */
+    bool draining;              /* the inactive side still delivers the packets
+                                 * tagged with its own side (after a swap) */
+    const uint16_t *receive_only;   /* ports whose input is dropped */
+    size_t n_receive_only;
     uint64_t cookie;
     const char *gateway_mac;    /* "xx:xx:..." answered to the endpoints' ARP */
 };

@@ -176,6 +176,60 @@ make_endpoint(struct vnode_plan *v, const struct chain_plan *p,
     argv_add(v, &cap, "--no-ipv6");
 }
 
+/* Sets the CPU limits of 'v': uncapped with 'shares', or capped at 'quota_pct' % of
+ * one CPU (0: no cap). */
+static void
+set_cpu(struct vnode_plan *v, const struct chain_plan_cpu *cpu, unsigned int shares,
+        unsigned int quota_pct)
+{
+    if (!cpu) {
+        return;
+    }
+    v->cpu_shares = shares;
+    v->cpu_period_us = cpu->period_us;
+    v->cpu_quota_us = quota_pct ? (int) ((uint64_t) cpu->period_us * quota_pct / 100)
+                                : -1;
+}
+
+/* Every VNode's limits follow its role: production, shadow (the inactive side) or
+ * monitor.  A side-1 VNode's 'original' carries its limits too: its definition is
+ * cloned from the original's. */
+static void
+plan_cpu(struct chain_plan *p, const struct chain_plan_cpu *cpu)
+{
+    for (size_t i = 0; i < p->n_vnodes; i++) {
+        struct vnode_plan *v = &p->vnodes[i];
+        if (v->role == VNODE_ROLE_MONITOR) {
+            set_cpu(v, cpu, cpu ? cpu->monitor_shares : 0,
+                    cpu ? cpu->monitor_quota_pct : 0);
+        } else if (v->role == VNODE_ROLE_NF && v->side != p->active) {
+            set_cpu(v, cpu, cpu ? cpu->shadow_shares : 0,
+                    cpu ? cpu->shadow_quota_pct : 0);
+        } else {
+            set_cpu(v, cpu, cpu ? cpu->production_shares : 0, 0);
+        }
+        if (v->original) {
+            v->original->cpu_shares = v->cpu_shares;
+            v->original->cpu_period_us = v->cpu_period_us;
+            v->original->cpu_quota_us = v->cpu_quota_us;
+        }
+    }
+}
+
+uint64_t
+chain_plan_drain_ns(const struct chain_template *t)
+{
+    uint64_t hold_ns = 0;
+    for (size_t i = 0; i < t->n_nodes; i++) {
+        const struct chain_node *n = &t->nodes[i];
+        if (n->peak_pps) {
+            hold_ns += (uint64_t) (n->queue ? n->queue : 1024) * 1000000000ull
+                       / n->peak_pps;
+        }
+    }
+    return 1000000000ull + 2 * hold_ns;
+}
+
 static const struct vnode_plan *
 nf_vnode(const struct chain_plan *p, int side, size_t i)
 {
@@ -185,8 +239,12 @@ nf_vnode(const struct chain_plan *p, int side, size_t i)
 /* The steering rules, from shadow/flow-plan (which also duplicates into a shadow
  * and swaps). */
 static void
-plan_flows(struct chain_plan *p, const struct chain_template *t)
+plan_flows(struct chain_plan *p, const struct chain_template *t, bool draining)
 {
+    const struct vnode_plan *mon = NULL;
+    for (size_t i = 0; i < p->n_vnodes; i++) {
+        mon = p->vnodes[i].role == VNODE_ROLE_MONITOR ? &p->vnodes[i] : mon;
+    }
     struct flow_edge *edges = vnet_xcalloc(t->n_edges + 1, sizeof *edges);
     for (size_t e = 0; e < t->n_edges; e++) {
         edges[e].from = t->edges[e].from == CHAIN_EP_INGRESS ? FLOW_EP_INGRESS
@@ -222,12 +280,20 @@ plan_flows(struct chain_plan *p, const struct chain_template *t)
         .active = 0,
         .observe_exit = { p->observe_exit[p->active], p->observe_exit[other] },
         .side_tag = { p->active, other },
+        .draining = draining,
         .cookie = p->cookie,
         .gateway_mac = VNET_GATEWAY_MAC,
     };
+    /* Every port of the monitoring VNode only receives. */
+    uint16_t *mon_ports = vnet_xcalloc(mon ? mon->n_nics + 1 : 1, sizeof *mon_ports);
+    for (size_t n = 0; mon && n < mon->n_nics; n++) {
+        mon_ports[g.n_receive_only++] = mon->nics[n].ofport;
+    }
+    g.receive_only = mon_ports;
     memcpy(g.source.mac, src->mac, 6);
     memcpy(g.sink.mac, snk->mac, 6);
     p->flows = flow_plan_build(&g, &p->n_flows);
+    free(mon_ports);
     for (int side = 0; side < 2; side++) {
         free(ports[side][0]);
         free(ports[side][1]);
@@ -425,7 +491,9 @@ chain_plan_create(const struct chain_plan_input *in, const struct chain_plan_env
             error = plan_monitor(p, t, env, in->monitor);
         }
         if (!error) {
-            plan_flows(p, t);   /* after the monitor: it may observe the exits */
+            plan_flows(p, t, in->draining);     /* after the monitor: it may observe
+                                                 * the exits */
+            plan_cpu(p, env->cpu);
         }
     }
     if (error) {

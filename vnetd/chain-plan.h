@@ -20,6 +20,16 @@
  * No string from a template reaches a rule: rules are built only from port numbers,
  * MACs and addresses that vnetd computed.
  *
+ * Isolation: the inactive side's output never reaches the sink or the source
+ * (except, while 'draining' after a swap, the packets that entered while it served
+ * production), and every port of the monitoring VNode is receive-only (a rule drops
+ * what it sends).  With CPU limits in the environment, the VNodes serving
+ * production, the source and the sink get the production shares and no cap; the
+ * inactive side's NFs and the monitoring VNode get fewer shares and a quota, so a
+ * runaway shadow or monitor cannot starve production.  The limits follow the
+ * role: after a swap the new production side is uncapped (the libvirt adapter
+ * applies the change to the running VNodes).
+ *
  * Ownership: chain_plan_create() returns a plan the caller destroys. */
 #ifndef VNETD_CHAIN_PLAN_H
 #define VNETD_CHAIN_PLAN_H 1
@@ -59,6 +69,12 @@ struct vnode_plan {
     size_t argc;
     char *control;              /* control socket path, or NULL */
     char *cpuset;               /* pinned CPUs, or NULL */
+    /* CPU limits (libvirt <cputune>), all 0 when the environment sets none:
+     * relative weight, and at most 'cpu_quota_us' of CPU time per 'cpu_period_us'
+     * (-1: no cap). */
+    unsigned int cpu_shares;
+    unsigned int cpu_period_us;
+    int cpu_quota_us;
     struct vnode_nic *nics;
     size_t n_nics;
     struct vnode_plan *original;    /* side 1: the same VNode named as side 0 */
@@ -85,6 +101,15 @@ struct mirror_plan {
     const char *output;
 };
 
+/* CPU limits by role (vnetd's configuration).  Quotas are in percent of one CPU
+ * per 'period_us'; 0 means no cap. */
+struct chain_plan_cpu {
+    unsigned int production_shares;     /* production NFs, source, sink */
+    unsigned int shadow_shares, shadow_quota_pct;
+    unsigned int monitor_shares, monitor_quota_pct;
+    unsigned int period_us;
+};
+
 struct chain_plan_env {
     const char *vnode_init;     /* absolute path of vnet-vnode-init */
     const char *control_dir;    /* where NF and monitor control sockets live */
@@ -93,6 +118,7 @@ struct chain_plan_env {
      * or returns NULL if it cannot be found. */
     char *(*resolve_program)(const char *program, void *aux);
     void *aux;
+    const struct chain_plan_cpu *cpu;   /* NULL: no CPU limits */
 };
 
 struct chain_plan_input {
@@ -101,6 +127,8 @@ struct chain_plan_input {
     uint32_t chain_id;
     uint16_t port_base;
     const struct chain_plan_monitor *monitor;   /* NULL: no Monitoring VNet */
+    bool draining;              /* a swap is recent: the inactive side still
+                                 * delivers what entered while it served production */
 };
 
 struct chain_plan {
@@ -132,6 +160,11 @@ struct vnet_error *chain_plan_create(const struct chain_plan_input *,
                                      const struct chain_plan_env *,
                                      struct chain_plan **ret);
 void chain_plan_destroy(struct chain_plan *);
+
+/* How long after a swap the side that served production keeps delivering the
+ * packets that entered it before: twice the longest the chain can hold a packet
+ * (each NF's queue at its peak rate) plus one second. */
+uint64_t chain_plan_drain_ns(const struct chain_template *);
 
 /* The VNode of NF 'node' on 'side', or of "source"/"sink"/"monitor" (side ignored). */
 const struct vnode_plan *chain_plan_find_vnode(const struct chain_plan *,

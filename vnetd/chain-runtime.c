@@ -43,6 +43,8 @@ struct chain_runtime {
     char *libvirt_uri, *ovs_db, *ovs_rundir, *datapath, *base_xml, *vnode_init;
     char *nf_path, *control_dir, *store_dir;
     unsigned int op_timeout_s;
+    struct chain_plan_cpu cpu;
+    bool has_cpu;
     struct libvirt_adapter *lv;
     struct ovs_adapter *ovs;
     struct counters *counters;
@@ -97,6 +99,10 @@ chain_runtime_create(struct vnetd *d, const struct chain_runtime_config *cfg)
     rt->control_dir = vnet_xstrdup(cfg->control_dir);
     rt->store_dir = vnet_xstrdup(cfg->store_dir);
     rt->op_timeout_s = cfg->op_timeout_s ? cfg->op_timeout_s : 120;
+    if (cfg->cpu) {
+        rt->cpu = *cfg->cpu;
+        rt->has_cpu = true;
+    }
     rt->lv = libvirt_adapter_create(cfg->libvirt_uri, d->registry.instance);
     rt->ovs = ovs_adapter_create(cfg->ovs_db, cfg->ovs_rundir, d->registry.instance);
     rt->counters = counters_create(rt->ovs);
@@ -209,6 +215,7 @@ make_plan_sides(struct chain_runtime *rt, const struct chain_entry *e,
         .store_dir = rt->store_dir,
         .resolve_program = resolve_program,
         .aux = rt,
+        .cpu = rt->has_cpu ? &rt->cpu : NULL,
     };
     struct chain_plan_monitor mon;
     if (with_monitor && e->monitor) {
@@ -223,6 +230,7 @@ make_plan_sides(struct chain_runtime *rt, const struct chain_entry *e,
         .chain_id = e->chain_id,
         .port_base = e->port_base,
         .monitor = with_monitor && e->monitor ? &mon : NULL,
+        .draining = e->shadow && e->shadow->drain_until_ns > vnet_mono_ns(),
     };
     if (e->shadow && e->shadow->retiring && !retired_too) {
         in.tmpl[!in.active] = NULL;
@@ -351,7 +359,10 @@ push_desired(struct chain_runtime *rt)
                 vnet_error_destroy(error);
                 continue;
             }
-            doms[n_lv++] = (struct lv_desired) { vn->domain, xmls[k], specs[k], true };
+            doms[n_lv++] = (struct lv_desired) {
+                vn->domain, xmls[k], specs[k], true,
+                { vn->cpu_shares, vn->cpu_period_us, vn->cpu_quota_us },
+            };
             /* A VNode's ports are wanted once it runs: its veths exist only then. */
             struct lv_domain_status st;
             libvirt_adapter_get_status(rt->lv, vn->domain, &st);
@@ -734,9 +745,33 @@ check_ops(struct chain_runtime *rt)
     }
 }
 
+/* Ends the drain periods that are over (the plans then stop delivering what the
+ * shadow side emits); returns the time in ms until the next one ends, or -1. */
+static long long
+drains_run(struct chain_runtime *rt)
+{
+    uint64_t now = vnet_mono_ns();
+    long long next = -1;
+    for (size_t i = 0; i < rt->d->registry.n_chains; i++) {
+        struct shadow_spec *sh = rt->d->registry.chains[i]->shadow;
+        if (!sh || !sh->drain_until_ns) {
+            continue;
+        }
+        if (now >= sh->drain_until_ns) {
+            sh->drain_until_ns = 0;
+            rt->dirty = true;
+        } else {
+            long long ms = (long long) ((sh->drain_until_ns - now) / 1000000) + 1;
+            next = next < 0 || ms < next ? ms : next;
+        }
+    }
+    return next;
+}
+
 void
 chain_runtime_run(struct chain_runtime *rt)
 {
+    drains_run(rt);
     bool lv_changed = libvirt_adapter_run(rt->lv);
     bool ovs_changed = ovs_adapter_run(rt->ovs);
     bool was_dirty = rt->dirty;
@@ -759,6 +794,10 @@ chain_runtime_wait(struct chain_runtime *rt)
     counters_wait(rt->counters);
     if (rt->n_ops) {
         poll_timer_wait(250);
+    }
+    long long drain_ms = drains_run(rt);
+    if (drain_ms >= 0) {
+        poll_timer_wait(drain_ms);
     }
     if (rt->dirty) {
         poll_immediate_wake();

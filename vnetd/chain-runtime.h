@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 struct chain_entry;
+struct chain_plan_cpu;
 struct chain_runtime;
 struct control_request;
 struct json_object;
@@ -42,6 +43,7 @@ struct chain_runtime_config {
     const char *control_dir;        /* NF and monitor control sockets */
     const char *store_dir;          /* monitors' rolling capture stores */
     unsigned int op_timeout_s;      /* long operations give up after this */
+    const struct chain_plan_cpu *cpu;   /* CPU limits by role (copied); NULL: none */
 };
 
 /* What a held request waits for. */

@@ -140,12 +140,24 @@ domain_xml_build(const char *base_path, const struct vnode_plan *v, const char *
         add_interface(devices, &v->nics[i]);
     }
 
-    /* The checksum covers the definition without the metadata. */
+    /* The checksum covers the definition without the metadata and the CPU limits
+     * (applied live when they change). */
     remove_children(root, "metadata");
+    if (v->cpu_shares) {
+        remove_children(root, "cputune");
+    }
     char *body = serialize(doc);
     char spec[16];
     snprintf(spec, sizeof spec, "%08" PRIx32, vnet_crc32c(0, body, strlen(body)));
     free(body);
+    if (v->cpu_shares) {
+        xmlNodePtr tune = xmlNewChild(root, NULL, BAD_CAST "cputune", NULL);
+        set_uint(tune, "shares", v->cpu_shares);
+        if (v->cpu_quota_us > 0) {
+            set_uint(tune, "period", v->cpu_period_us);
+            set_uint(tune, "quota", (unsigned long long) v->cpu_quota_us);
+        }
+    }
 
     xmlNodePtr md = xmlNewChild(root, NULL, BAD_CAST "metadata", NULL);
     xmlNodePtr el = xmlNewChild(md, NULL, BAD_CAST "vnode", NULL);

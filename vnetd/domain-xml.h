@@ -10,7 +10,10 @@
  *        instance="..." chain="fw-nat-vpn" node="fw" role="nf" spec="crc"/></metadata>
  * 'instance' identifies the vnetd whose registry owns the domain (two daemons
  * sharing a libvirtd never touch each other's domains); 'spec' is a checksum of
- * everything else in the definition, so a changed VNode is detected and redefined.
+ * everything else in the definition, so a changed VNode is detected and redefined,
+ * except the CPU limits (<cputune>: shares, period, quota, from the VNode plan):
+ * they change with the VNode's role at a swap, and the libvirt adapter applies them
+ * to the running VNode instead of restarting it.
  *
  * Ownership: returned strings are malloc'd; the caller frees them. */
 #ifndef VNETD_DOMAIN_XML_H

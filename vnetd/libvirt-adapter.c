@@ -28,6 +28,7 @@ VNLOG_DEFINE_THIS_MODULE(libvirt);
 struct desired_copy {
     char *name, *xml, *spec;
     bool running;
+    struct lv_cputune cputune;
 };
 
 struct actual {
@@ -324,6 +325,66 @@ check_rc(struct libvirt_adapter *a, const char *what, const char *name, int rc)
     return true;
 }
 
+/* A quota this large is no cap (cgroup v2's "max" reads as about 1.8e13 us). */
+#define NO_CAP_QUOTA_US 1000000000LL
+
+/* Brings the CPU limits of running domain 'dom' to 'want', live and in its
+ * persistent definition (which a restart uses).  Returns 1 if it changed them, 0
+ * if they were right, -1 on failure (recorded). */
+static int
+apply_cputune(struct libvirt_adapter *a, virDomainPtr dom, const char *name,
+              const struct lv_cputune *want)
+{
+    int n = 0;
+    char *type = virDomainGetSchedulerType(dom, &n);
+    bool known = type && n > 0;
+    free(type);
+    virTypedParameterPtr have = known ? vnet_xcalloc((size_t) n, sizeof *have) : NULL;
+    if (!known
+        || virDomainGetSchedulerParametersFlags(dom, have, &n,
+                                                VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        set_error(a, name, "reading CPU limits failed: %s", last_error());
+        free(have);
+        return -1;
+    }
+    unsigned long long shares = 0, period = 0;
+    long long quota = -1;
+    virTypedParamsGetULLong(have, n, VIR_DOMAIN_SCHEDULER_CPU_SHARES, &shares);
+    virTypedParamsGetULLong(have, n, VIR_DOMAIN_SCHEDULER_VCPU_PERIOD, &period);
+    virTypedParamsGetLLong(have, n, VIR_DOMAIN_SCHEDULER_VCPU_QUOTA, &quota);
+    virTypedParamsClear(have, n);
+    free(have);
+    bool capped = want->quota_us > 0;
+    bool uncapped_now = quota <= 0 || quota >= NO_CAP_QUOTA_US;
+    if (shares == want->shares
+        && (capped ? period == want->period_us && quota == want->quota_us
+                   : uncapped_now)) {
+        return 0;
+    }
+    virTypedParameterPtr set = NULL;
+    int n_set = 0, cap = 0;
+    virTypedParamsAddULLong(&set, &n_set, &cap, VIR_DOMAIN_SCHEDULER_CPU_SHARES,
+                            want->shares);
+    if (capped) {
+        virTypedParamsAddULLong(&set, &n_set, &cap, VIR_DOMAIN_SCHEDULER_VCPU_PERIOD,
+                                want->period_us);
+    }
+    virTypedParamsAddLLong(&set, &n_set, &cap, VIR_DOMAIN_SCHEDULER_VCPU_QUOTA,
+                           capped ? want->quota_us : -1);
+    int rc = virDomainSetSchedulerParametersFlags(dom, set, n_set,
+                                                  VIR_DOMAIN_AFFECT_LIVE
+                                                  | VIR_DOMAIN_AFFECT_CONFIG);
+    virTypedParamsFree(set, n_set);
+    if (!check_rc(a, "setting CPU limits", name, rc)) {
+        return -1;
+    }
+    VNLOG_INFO("CPU limits of '%s': shares %u, %s", name, want->shares,
+               capped ? "capped" : "no cap");
+    VNLOG_DBG("'%s': quota %d us per %u us (was shares %llu, quota %lld per %llu)",
+              name, want->quota_us, want->period_us, shares, quota, period);
+    return 1;
+}
+
 /* One convergence step.  Returns the number of actions taken; errors found on the
  * way are recorded per domain (and replace those of the previous step).
  * '*ret_progress' tells whether any action succeeded. */
@@ -389,6 +450,11 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
             ok = check_rc(a, "destroy", d->name, virDomainDestroy(dom));
             actions++;
         }
+        if (ok && d->running && d->cputune.shares) {
+            int r = apply_cputune(a, dom, d->name, &d->cputune);
+            ok = r >= 0;
+            actions += r > 0;
+        }
         if (ok) {
             clear_error(a, d->name);
         } else {
@@ -451,6 +517,7 @@ desired_dup(const struct desired_copy *d, size_t n)
         c[i].xml = vnet_xstrdup(d[i].xml);
         c[i].spec = vnet_xstrdup(d[i].spec);
         c[i].running = d[i].running;
+        c[i].cputune = d[i].cputune;
     }
     return c;
 }
@@ -677,13 +744,16 @@ libvirt_adapter_set_desired(struct libvirt_adapter *a, const struct lv_desired *
         copy[i].xml = vnet_xstrdup(d[i].xml);
         copy[i].spec = vnet_xstrdup(d[i].spec);
         copy[i].running = d[i].running;
+        copy[i].cputune = d[i].cputune;
     }
     pthread_mutex_lock(&a->mutex);
     bool same = a->desired_set && a->n_desired == n;
     for (size_t i = 0; same && i < n; i++) {
         same = !strcmp(a->desired[i].name, copy[i].name)
                && !strcmp(a->desired[i].spec, copy[i].spec)
-               && a->desired[i].running == copy[i].running;
+               && a->desired[i].running == copy[i].running
+               && !memcmp(&a->desired[i].cputune, &copy[i].cputune,
+                          sizeof copy[i].cputune);
     }
     if (same) {
         pthread_mutex_unlock(&a->mutex);

@@ -4,8 +4,10 @@
  * domains it wants (name, definition, whether it should run); a worker thread that
  * owns the libvirt connection converges towards that set: defines what is missing,
  * redefines (and restarts) domains whose definition changed (the 'spec' checksum in
- * their vnet metadata, see domain-xml.h), starts and stops them, and destroys and
- * undefines domains that carry this vnetd's owner metadata but are no longer wanted.
+ * their vnet metadata, see domain-xml.h), starts and stops them, brings running
+ * domains' CPU limits to the wanted ones without restarting them (a swap changes
+ * them), and destroys and undefines domains that carry this vnetd's owner metadata
+ * but are no longer wanted.
  * A domain without vnet metadata, or with another vnetd instance's, is never
  * touched, even if it has a wanted name (that is reported as a conflict).
  *
@@ -24,11 +26,21 @@
 
 struct libvirt_adapter;
 
+/* CPU limits: libvirt's cpu_shares, vcpu_period and vcpu_quota scheduler
+ * parameters (for an LXC domain they apply to the container's cgroup). */
+struct lv_cputune {
+    unsigned int shares;        /* 0: not managed */
+    unsigned int period_us;
+    int quota_us;               /* per period; -1: no cap */
+};
+
 struct lv_desired {
     const char *name;
     const char *xml;            /* full definition, with vnet metadata */
     const char *spec;           /* checksum of the definition (from its metadata) */
     bool running;
+    struct lv_cputune cputune;  /* kept applied while it runs (live and in its
+                                 * definition); the same values as in 'xml' */
 };
 
 enum lv_domain_state {

@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "vnet-config.h"
+#include "vnetd/chain-plan.h"
 #include "vnetd/chain-runtime.h"
 #include "vnetd/control.h"
 #include "vnetd/metrics.h"
@@ -55,6 +56,7 @@ struct options {
     const char *control_dir;
     unsigned int op_timeout_s;
     const char *metrics;
+    struct chain_plan_cpu cpu;      /* production_shares 0: no CPU limits */
 };
 
 /* Signals only set a flag and poke the loop through a pipe. */
@@ -172,6 +174,16 @@ usage(void)
            "  --nf-path DIRS         colon-separated directories searched for NF programs\n"
            "  --nf-control-dir DIR   NF control sockets (default %s/nf)\n"
            "  --op-timeout SECS      give up creating/deleting a chain after SECS (120)\n"
+           "  --cpu-shares N         CPU shares of the VNodes serving production\n"
+           "                         (default 1024; 0: no CPU limits on any VNode)\n"
+           "  --shadow-cpu-shares N  CPU shares of each shadow VNode (default: a\n"
+           "                         quarter of --cpu-shares)\n"
+           "  --shadow-cpu-quota PCT cap each shadow VNode at PCT %% of one CPU\n"
+           "                         (default 50; 0: no cap)\n"
+           "  --monitor-cpu-shares N, --monitor-cpu-quota PCT\n"
+           "                         the same for the monitoring VNode (defaults: a\n"
+           "                         quarter of --cpu-shares, 50)\n"
+           "  --cpu-period USECS     the period of those caps (default 100000)\n"
            "  --metrics ADDR:PORT    serve Prometheus metrics there (loopback only;\n"
            "                         off by default), e.g. 127.0.0.1:9464\n"
            "  --no-substrate         run without OVS and libvirt (registry only)\n"
@@ -181,6 +193,44 @@ usage(void)
            VNET_DEFAULT_RUN_DIR);
 }
 
+/* Returns the value of option '--name' as an integer in [min, max], or exits. */
+static unsigned int
+uint_option(const char *name, const char *arg, unsigned long long min,
+            unsigned long long max)
+{
+    unsigned long long v;
+    if (vnet_parse_uint(arg, min, max, &v)) {
+        fprintf(stderr, "vnetd: --%s: expected %llu..%llu, got '%s'\n", name, min, max,
+                arg);
+        exit(EXIT_FAILURE);
+    }
+    return (unsigned int) v;
+}
+
+/* Fills in the default shares of shadow and monitoring VNodes (a quarter of
+ * production's) and checks that each cap is at least the kernel's 1 ms. */
+static void
+check_cpu_options(struct chain_plan_cpu *cpu)
+{
+    if (cpu->production_shares == 1) {
+        fprintf(stderr, "vnetd: --cpu-shares: expected 0 (no limits) or 2..262144\n");
+        exit(EXIT_FAILURE);
+    }
+    unsigned int quarter = VNET_MAX(cpu->production_shares / 4, 2u);
+    cpu->shadow_shares = cpu->shadow_shares ? cpu->shadow_shares : quarter;
+    cpu->monitor_shares = cpu->monitor_shares ? cpu->monitor_shares : quarter;
+    static const char *const names[] = { "shadow-cpu-quota", "monitor-cpu-quota" };
+    unsigned int pcts[] = { cpu->shadow_quota_pct, cpu->monitor_quota_pct };
+    for (size_t i = 0; i < 2; i++) {
+        if (pcts[i] && (unsigned long long) cpu->period_us * pcts[i] / 100 < 1000) {
+            fprintf(stderr, "vnetd: --%s: %u %% of a %u us period is below the "
+                    "kernel's minimum quota of 1000 us\n", names[i], pcts[i],
+                    cpu->period_us);
+            exit(EXIT_FAILURE);
+        }
+    }
+}
+
 static void
 parse_options(int argc, char *argv[], struct options *o)
 {
@@ -188,7 +238,9 @@ parse_options(int argc, char *argv[], struct options *o)
            OPT_LOGLEVEL, OPT_PIDFILE, OPT_DETACH, OPT_VERSION, OPT_NO_SUBSTRATE,
            OPT_LIBVIRT, OPT_OVSDB, OPT_OVSRUN, OPT_DATAPATH, OPT_TEMPLATES,
            OPT_VNODE_INIT, OPT_NF_PATH, OPT_CONTROL_DIR, OPT_OP_TIMEOUT, OPT_METRICS,
-           OPT_MAX_CLIENTS, OPT_RATE_LIMIT };
+           OPT_MAX_CLIENTS, OPT_RATE_LIMIT,
+           OPT_CPU_SHARES, OPT_SHADOW_SHARES, OPT_SHADOW_QUOTA, OPT_MONITOR_SHARES,
+           OPT_MONITOR_QUOTA, OPT_CPU_PERIOD };
     static const struct option longopts[] = {
         { "socket", required_argument, NULL, OPT_SOCKET },
         { "socket-group", required_argument, NULL, OPT_GROUP },
@@ -213,6 +265,12 @@ parse_options(int argc, char *argv[], struct options *o)
         { "nf-control-dir", required_argument, NULL, OPT_CONTROL_DIR },
         { "op-timeout", required_argument, NULL, OPT_OP_TIMEOUT },
         { "metrics", required_argument, NULL, OPT_METRICS },
+        { "cpu-shares", required_argument, NULL, OPT_CPU_SHARES },
+        { "shadow-cpu-shares", required_argument, NULL, OPT_SHADOW_SHARES },
+        { "shadow-cpu-quota", required_argument, NULL, OPT_SHADOW_QUOTA },
+        { "monitor-cpu-shares", required_argument, NULL, OPT_MONITOR_SHARES },
+        { "monitor-cpu-quota", required_argument, NULL, OPT_MONITOR_QUOTA },
+        { "cpu-period", required_argument, NULL, OPT_CPU_PERIOD },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -224,6 +282,8 @@ parse_options(int argc, char *argv[], struct options *o)
         .datapath = "auto",
         .control_dir = VNET_DEFAULT_RUN_DIR "/nf",
         .op_timeout_s = 120,
+        .cpu = { .production_shares = 1024, .shadow_quota_pct = 50,
+                 .monitor_quota_pct = 50, .period_us = 100000 },
         .max_clients = 1024,
         .rate_limit = 1000,
     };
@@ -236,6 +296,26 @@ parse_options(int argc, char *argv[], struct options *o)
         switch (c) {
         case OPT_SOCKET: o->socket = optarg; break;
         case OPT_METRICS: o->metrics = optarg; break;
+        case OPT_CPU_SHARES:
+            o->cpu.production_shares = uint_option("cpu-shares", optarg, 0, 262144);
+            break;
+        case OPT_SHADOW_SHARES:
+            o->cpu.shadow_shares = uint_option("shadow-cpu-shares", optarg, 2, 262144);
+            break;
+        case OPT_SHADOW_QUOTA:
+            o->cpu.shadow_quota_pct = uint_option("shadow-cpu-quota", optarg, 0, 6400);
+            break;
+        case OPT_MONITOR_SHARES:
+            o->cpu.monitor_shares = uint_option("monitor-cpu-shares", optarg, 2,
+                                                262144);
+            break;
+        case OPT_MONITOR_QUOTA:
+            o->cpu.monitor_quota_pct = uint_option("monitor-cpu-quota", optarg, 0,
+                                                   6400);
+            break;
+        case OPT_CPU_PERIOD:
+            o->cpu.period_us = uint_option("cpu-period", optarg, 1000, 1000000);
+            break;
         case OPT_GROUP: o->socket_group = optarg; break;
         case OPT_RO_ALL: o->read_only_for_all = true; break;
         case OPT_MAX_CLIENTS:
@@ -297,6 +377,7 @@ parse_options(int argc, char *argv[], struct options *o)
                 argv[optind]);
         exit(EXIT_FAILURE);
     }
+    check_cpu_options(&o->cpu);
 }
 
 /* Forks; the parent waits until the child reports readiness (or failure) through a
@@ -426,6 +507,7 @@ start_runtime(struct vnetd *d, const struct options *o)
         .control_dir = o->control_dir,
         .store_dir = store_dir,
         .op_timeout_s = o->op_timeout_s,
+        .cpu = o->cpu.production_shares ? &o->cpu : NULL,
     };
     struct chain_runtime *rt = chain_runtime_create(d, &cfg);
     free(dir);

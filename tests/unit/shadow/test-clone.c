@@ -1,6 +1,6 @@
 /* Tests shadow/clone.c: a shadow keeps the guest side and gets its own name, host
- * ports and control socket; edits change the spec checksum; libvirt's test driver
- * accepts production and shadow side by side. */
+ * ports and control socket; edits change the spec checksum, CPU limits do not;
+ * libvirt's test driver accepts production and shadow side by side. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,6 +87,21 @@ test_clone(void **state)
     free(xml);
 }
 
+/* Returns 'text' with the first 'old' replaced by 'new' (caller frees). */
+static char *
+replace_first(const char *text, const char *old, const char *new)
+{
+    const char *at = strstr(text, old);
+    assert_non_null(at);
+    size_t head = (size_t) (at - text), n = strlen(text) - strlen(old) + strlen(new);
+    char *out = malloc(n + 1);
+    assert_non_null(out);
+    memcpy(out, text, head);
+    memcpy(out + head, new, strlen(new));
+    memcpy(out + head + strlen(new), at + strlen(old), strlen(at + strlen(old)) + 1);
+    return out;
+}
+
 static void
 test_spec_follows_content(void **state)
 {
@@ -108,8 +123,19 @@ test_spec_follows_content(void **state)
     assert_null(clone_domain_xml(changed_src, &spec, &other));
     char *s2 = clone_get_spec(other);
     assert_string_not_equal(s0, s2);
-    free(s0); free(s1); free(s2);
-    free(xml); free(again); free(other); free(changed_src);
+    /* CPU limits are not part of it (they change at a swap and are applied live);
+     * the clone keeps them. */
+    const char *tuned_src = "<cputune><shares>256</shares><period>100000</period>"
+                            "<quota>50000</quota></cputune><devices>";
+    char *tuned = replace_first(prod_xml, "<devices>", tuned_src);
+    char *tuned_clone;
+    assert_null(clone_domain_xml(tuned, &spec, &tuned_clone));
+    char *s3 = clone_get_spec(tuned_clone);
+    assert_string_equal(s0, s3);
+    assert_non_null(strstr(tuned_clone, "<quota>50000</quota>"));
+    free(s0); free(s1); free(s2); free(s3);
+    free(xml); free(again); free(other); free(changed_src); free(tuned);
+    free(tuned_clone);
 }
 
 static void

@@ -313,6 +313,7 @@ test_swap_in_flight(void **state)
     for (int a = 0; a < 2; a++) {
         struct flow_graph before = graph(chain_edges, 4, 3, true, a);
         struct flow_graph after = graph(chain_edges, 4, 3, true, !a);
+        after.draining = true;
         size_t nb, na;
         char **tb = flow_plan_build(&before, &nb), **ta = flow_plan_build(&after, &na);
         struct rule *rb = parse_rules(tb, nb), *ra = parse_rules(ta, na);
@@ -355,6 +356,95 @@ test_swap_in_flight(void **state)
         free(rb);
         free(ra);
     }
+}
+
+/* Isolation: a shadow NF that sets the DSCP bit to its own side's tag reaches
+ * neither the sink (forward) nor the source (reverse), observed or not; only the
+ * side that has just stopped serving production, while it drains, delivers its
+ * own tag. */
+static void
+test_shadow_cannot_forge_tag(void **state)
+{
+    (void) state;
+    for (int active = 0; active < 2; active++) {
+        for (int observed = 0; observed < 2; observed++) {
+            for (int draining = 0; draining < 2; draining++) {
+                struct flow_graph g = graph(chain_edges, 4, 3, true, active);
+                g.draining = draining;
+                g.observe_exit[0] = observed ? OBSERVE0 : 0;
+                g.observe_exit[1] = observed ? OBSERVE1 : 0;
+                size_t n;
+                char **text = flow_plan_build(&g, &n);
+                struct rule *r = parse_rules(text, n);
+                int shadow = !active, base = shadow ? 200 : 100;
+                for (int tag = 0; tag < 2; tag++) {
+                    bool forged = tag == shadow;
+                    struct outcome fwd = { 0 }, rev = { 0 };
+                    walk_tagged(r, n, base + 5, 1234, 80, tag, &fwd, 0);
+                    walk_tagged(r, n, base, 80, 1234, tag, &rev, 0);
+                    assert_int_equal(fwd.sink, forged && draining);
+                    assert_int_equal(rev.source, forged && draining);
+                    if (!fwd.sink) {
+                        assert_int_equal(fwd.drops + fwd.observed[shadow], 1);
+                        assert_int_equal(fwd.observed[active], 0);
+                    }
+                    assert_int_equal(rev.sink + rev.observed[0] + rev.observed[1], 0);
+                    /* From a middle NF it can only reach the next shadow NF. */
+                    struct outcome mid = { 0 };
+                    walk_tagged(r, n, base + 1, 1234, 80, tag, &mid, 0);
+                    assert_false(visited(&mid, (active ? 200 : 100) + 4));
+                    assert_int_equal(mid.sink, forged && draining);
+                }
+                flow_plan_free(text, n);
+                free(r);
+            }
+        }
+    }
+}
+
+/* The monitoring VNode's ports only receive: anything sent from them hits a drop
+ * rule of their own that outranks every other rule. */
+static void
+test_receive_only_ports(void **state)
+{
+    (void) state;
+    static const uint16_t mon[] = { 60, 61, 62 };
+    struct flow_graph g = graph(chain_edges, 4, 3, true, 0);
+    g.observe_exit[0] = OBSERVE0;
+    g.observe_exit[1] = OBSERVE1;
+    g.receive_only = mon;
+    g.n_receive_only = 3;
+    size_t n;
+    char **text = flow_plan_build(&g, &n);
+    struct rule *r = parse_rules(text, n);
+    int top = 0;
+    for (size_t i = 0; i < n; i++) {
+        top = r[i].priority > top && r[i].in_port != 60 && r[i].in_port != 61
+              && r[i].in_port != 62 ? r[i].priority : top;
+    }
+    for (size_t k = 0; k < 3; k++) {
+        size_t rules = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (r[i].in_port == mon[k]) {
+                rules++;
+                assert_true(r[i].drop);
+                assert_true(r[i].priority > top);
+                assert_false(r[i].tcp || r[i].ipv6 || r[i].arp || r[i].field);
+            }
+        }
+        assert_int_equal(rules, 1);
+        struct outcome o = { 0 };
+        walk(r, n, mon[k], 1234, 80, &o, 0);
+        assert_int_equal(o.drops, 1);
+        assert_int_equal(o.n_visited, 0);
+    }
+    /* Production still flows, and the exits are still observed. */
+    struct outcome o = { 0 };
+    walk(r, n, SOURCE, 1234, 80, &o, 0);
+    assert_int_equal(o.sink, 1);
+    assert_int_equal(o.observed[0] + o.observed[1], 2);
+    flow_plan_free(text, n);
+    free(r);
 }
 
 static void
@@ -420,6 +510,8 @@ main(void)
         cmocka_unit_test(test_chain_with_shadow),
         cmocka_unit_test(test_observed_exits),
         cmocka_unit_test(test_swap_in_flight),
+        cmocka_unit_test(test_shadow_cannot_forge_tag),
+        cmocka_unit_test(test_receive_only_ports),
         cmocka_unit_test(test_no_shadow),
         cmocka_unit_test(test_dag_symmetry),
     };

@@ -269,6 +269,108 @@ test_shadow_side(void **state)
     chain_template_destroy(s);
 }
 
+static size_t
+count_flows(const struct chain_plan *p, const char *a, const char *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_flows; i++) {
+        n += strstr(p->flows[i], a) && strstr(p->flows[i], b);
+    }
+    return n;
+}
+
+static void
+assert_cpu(const struct vnode_plan *v, unsigned int shares, int quota)
+{
+    assert_int_equal(v->cpu_shares, shares);
+    assert_int_equal(v->cpu_quota_us, quota);
+    assert_int_equal(v->cpu_period_us, shares ? 100000 : 0);
+}
+
+/* Isolation by role: production VNodes keep their shares and no cap, the shadow
+ * side and the monitor get fewer shares and a quota, and the limits follow a swap;
+ * the monitor's ports only receive; the shadow's exits deliver its own tag only
+ * while draining. */
+static void
+test_isolation(void **state)
+{
+    struct chain_template *t = load("fw-nat-vpn.json");
+    struct chain_template *s = load("fw-nat-vpn.json");
+    const char *nodes[] = { "fw", "nat", "vpn" };
+    struct chain_plan_monitor mon = { nodes, 3, 128, NULL, 128 };
+    struct chain_plan_cpu cpu = { 1024, 256, 50, 128, 25, 100000 };
+    struct chain_plan_env cenv = env;
+    cenv.cpu = &cpu;
+    for (int active = 0; active < 2; active++) {
+        for (int draining = 0; draining < 2; draining++) {
+            struct chain_plan_input in = { .tmpl = { t, s }, .active = active,
+                                           .chain_id = 0x10, .port_base = 512,
+                                           .monitor = &mon, .draining = draining };
+            struct chain_plan *p;
+            assert_null(chain_plan_create(&in, &cenv, &p));
+            for (size_t k = 0; k < 3; k++) {
+                assert_cpu(chain_plan_find_vnode(p, nodes[k], active), 1024, -1);
+                const struct vnode_plan *sh = chain_plan_find_vnode(p, nodes[k],
+                                                                    !active);
+                assert_cpu(sh, 256, 50000);
+                if (sh->original) {
+                    assert_cpu(sh->original, 256, 50000);
+                }
+            }
+            assert_cpu(chain_plan_find_vnode(p, "source", 0), 1024, -1);
+            assert_cpu(chain_plan_find_vnode(p, "sink", 0), 1024, -1);
+            const struct vnode_plan *m = chain_plan_find_vnode(p, "monitor", 0);
+            assert_cpu(m, 128, 25000);
+            /* Every monitor port drops its input, and nothing else uses it as
+             * an input. */
+            assert_int_equal(m->n_nics, 3 * 2 + 3);
+            for (size_t n = 0; n < m->n_nics; n++) {
+                char buf[64];
+                snprintf(buf, sizeof buf, "priority=300,in_port=%u,actions=drop",
+                         m->nics[n].ofport);
+                assert_true(has_flow(p, buf));
+                snprintf(buf, sizeof buf, "in_port=%u,", m->nics[n].ofport);
+                assert_int_equal(count_flows(p, buf, "actions="), 1);
+            }
+            /* The shadow's exits (forward at its VPN, reverse at its firewall)
+             * deliver its own tag only while draining: the table-1 rules that
+             * clear the tag are the delivering ones. */
+            char out_port[32], in_port[32];
+            snprintf(out_port, sizeof out_port, "in_port=%u,",
+                     chain_plan_find_vnode(p, "vpn", !active)->nics[1].ofport);
+            snprintf(in_port, sizeof in_port, "in_port=%u,",
+                     chain_plan_find_vnode(p, "fw", !active)->nics[0].ofport);
+            assert_int_equal(count_flows(p, out_port, "load:0->NXM_OF_IP_TOS[2]"),
+                             draining ? 2 : 0);
+            assert_int_equal(count_flows(p, in_port, "load:0->NXM_OF_IP_TOS[2]"),
+                             draining ? 2 : 0);
+            snprintf(out_port, sizeof out_port, "in_port=%u,",
+                     chain_plan_find_vnode(p, "vpn", active)->nics[1].ofport);
+            assert_int_equal(count_flows(p, out_port, "load:0->NXM_OF_IP_TOS[2]"), 2);
+            char *error = ovs_adapter_check_flows((const char *const *) p->flows,
+                                                  p->n_flows);
+            if (error) {
+                fail_msg("%s", error);
+            }
+            chain_plan_destroy(p);
+        }
+    }
+    /* Without limits in the environment, no VNode gets any. */
+    struct chain_plan_input in = { .tmpl = { t, s }, .chain_id = 0x10,
+                                   .port_base = 512, .monitor = &mon };
+    struct chain_plan *p;
+    assert_null(chain_plan_create(&in, &env, &p));
+    for (size_t i = 0; i < p->n_vnodes; i++) {
+        assert_cpu(&p->vnodes[i], 0, 0);
+    }
+    chain_plan_destroy(p);
+    /* fw, nat, vpn hold 1024 packets each at 200, 150 and 100 kpps: 22.2 ms. */
+    assert_int_equal(chain_plan_drain_ns(t), 1000000000ull + 2 * (5120000 + 6826666
+                                                                  + 10240000));
+    chain_template_destroy(t);
+    chain_template_destroy(s);
+}
+
 int
 main(void)
 {
@@ -277,6 +379,7 @@ main(void)
         cmocka_unit_test(test_dag_split),
         cmocka_unit_test(test_missing_program),
         cmocka_unit_test(test_shadow_side),
+        cmocka_unit_test(test_isolation),
         cmocka_unit_test(test_bad_rules_are_caught),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -106,6 +106,49 @@ test_spec_tracks_definition(void **state)
     free(base);
 }
 
+/* CPU limits become <cputune>, which libvirt accepts; they stay out of the spec,
+ * so a swap that changes a VNode's limits does not restart it. */
+static void
+test_cpu_limits(void **state)
+{
+    struct vnode_plan v = sample_vnode();
+    char *base = base_path(), *plain, *plain_spec, *capped, *capped_spec, *prod,
+         *prod_spec;
+    assert_null(domain_xml_build(base, &v, "i", "c", NULL, &plain, &plain_spec));
+    assert_null(strstr(plain, "cputune"));
+    v.cpu_shares = 256;
+    v.cpu_period_us = 100000;
+    v.cpu_quota_us = 50000;
+    assert_null(domain_xml_build(base, &v, "i", "c", NULL, &capped, &capped_spec));
+    v.cpu_shares = 1024;
+    v.cpu_quota_us = -1;
+    assert_null(domain_xml_build(base, &v, "i", "c", NULL, &prod, &prod_spec));
+    assert_string_equal(plain_spec, capped_spec);
+    assert_string_equal(plain_spec, prod_spec);
+    assert_null(strstr(prod, "<quota>"));
+    assert_non_null(strstr(prod, "<shares>1024</shares>"));
+
+    virConnectPtr conn = virConnectOpen("test:///default");
+    assert_non_null(conn);
+    virDomainPtr dom = virDomainDefineXML(conn, capped);
+    assert_non_null(dom);
+    char *desc = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    assert_non_null(strstr(desc, "<shares>256</shares>"));
+    assert_non_null(strstr(desc, "<period>100000</period>"));
+    assert_non_null(strstr(desc, "<quota>50000</quota>"));
+    free(desc);
+    virDomainUndefine(dom);
+    virDomainFree(dom);
+    virConnectClose(conn);
+    free(plain);
+    free(plain_spec);
+    free(capped);
+    free(capped_spec);
+    free(prod);
+    free(prod_spec);
+    free(base);
+}
+
 static void
 test_parse_owner_rejects_foreign(void **state)
 {
@@ -137,6 +180,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build_and_define),
         cmocka_unit_test(test_spec_tracks_definition),
+        cmocka_unit_test(test_cpu_limits),
         cmocka_unit_test(test_parse_owner_rejects_foreign),
         cmocka_unit_test(test_bad_base),
     };

@@ -1,6 +1,7 @@
 /* Tests vnetd/libvirt-adapter.c against libvirt's test:///default driver: it
  * converges to the desired domains, redefines a changed one, removes only what
- * this instance owns, and never touches a foreign domain. */
+ * this instance owns, never touches a foreign domain, and reports CPU limits it
+ * cannot apply. */
 #include <config.h>
 
 #include <setjmp.h>
@@ -61,7 +62,7 @@ test_converge_and_ownership(void **state)
     char *x1, *s1, *x2, *s2;
     build("dom-a", "a", "me", 64, &x1, &s1);
     build("foreign-dom", "x", "me", 64, &x2, &s2);
-    struct lv_desired want[] = { { "dom-a", x1, s1, true } };
+    struct lv_desired want[] = { { "dom-a", x1, s1, true, { 0, 0, 0 } } };
     libvirt_adapter_set_desired(a, want, 1);
     assert_true(wait_converged(a));
     assert_true(libvirt_adapter_connected(a));
@@ -77,7 +78,7 @@ test_converge_and_ownership(void **state)
     /* A changed definition is applied (redefine + restart). */
     char *x3, *s3;
     build("dom-a", "a", "me", 96, &x3, &s3);
-    struct lv_desired want2[] = { { "dom-a", x3, s3, true } };
+    struct lv_desired want2[] = { { "dom-a", x3, s3, true, { 0, 0, 0 } } };
     libvirt_adapter_set_desired(a, want2, 1);
     assert_true(wait_converged(a));
     virDomainPtr d = virDomainLookupByName(conn, "dom-a");
@@ -85,8 +86,8 @@ test_converge_and_ownership(void **state)
     virDomainFree(d);
 
     /* Wanting a name a foreign domain holds is a reported conflict, not a takeover. */
-    struct lv_desired want3[] = { { "dom-a", x3, s3, true },
-                                  { "foreign-dom", x2, s2, true } };
+    struct lv_desired want3[] = { { "dom-a", x3, s3, true, { 0, 0, 0 } },
+                                  { "foreign-dom", x2, s2, true, { 0, 0, 0 } } };
     libvirt_adapter_set_desired(a, want3, 2);
     for (int i = 0; i < 100; i++) {
         libvirt_adapter_run(a);
@@ -115,11 +116,39 @@ test_converge_and_ownership(void **state)
     free(fx); free(fs); free(x1); free(s1); free(x2); free(s2); free(x3); free(s3);
 }
 
+/* Wanted CPU limits are checked on the running domain; the test driver cannot read
+ * them live, which is reported on the domain (a real driver applies them, see
+ * tests/integration/test-isolation.sh). */
+static void
+test_cpu_limits_failure_reported(void **state)
+{
+    struct libvirt_adapter *a = libvirt_adapter_create("test:///default", "me");
+    char *x, *s;
+    build("dom-cpu", "cpu", "me", 64, &x, &s);
+    struct lv_desired want[] = { { "dom-cpu", x, s, true, { 256, 100000, 50000 } } };
+    libvirt_adapter_set_desired(a, want, 1);
+    struct lv_domain_status st = { 0 };
+    for (int i = 0; i < 300 && !st.error[0]; i++) {
+        libvirt_adapter_run(a);
+        libvirt_adapter_get_status(a, "dom-cpu", &st);
+        usleep(10000);
+    }
+    assert_int_equal(st.state, LV_RUNNING);
+    assert_non_null(strstr(st.error, "CPU limits"));
+    assert_false(libvirt_adapter_converged(a));
+    libvirt_adapter_set_desired(a, NULL, 0);
+    assert_true(wait_converged(a));
+    libvirt_adapter_destroy(a);
+    free(x);
+    free(s);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_converge_and_ownership),
+        cmocka_unit_test(test_cpu_limits_failure_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
