@@ -5,6 +5,16 @@
 set(VNET_SANITIZE_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=all
     -fno-omit-frame-pointer)
 
+# A fuzzing build (-DVNET_FUZZ=ON, clang): every library is built with ASan+UBSan
+# and libFuzzer's coverage instrumentation, and tests/fuzz links the fuzz targets.
+if(VNET_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "VNET_FUZZ=ON needs clang (-DCMAKE_C_COMPILER=clang)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link ${VNET_SANITIZE_FLAGS})
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 # vnet_library(NAME SOURCES src... [VNET_LIBS our-libs...] [LIBS external...])
 function(vnet_library name)
   cmake_parse_arguments(A "" "" "SOURCES;VNET_LIBS;LIBS" ${ARGN})

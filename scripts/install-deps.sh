@@ -7,6 +7,8 @@ packages=(
     # build
     build-essential cmake pkg-config binutils
     libjson-c-dev libxml2-dev libpcap-dev libcmocka-dev libvirt-dev
+    # the fuzz targets (tests/fuzz): clang and its libFuzzer runtime
+    clang libclang-rt-14-dev
     # the substrate: Open vSwitch (+ its source, for libopenvswitch) and libvirt LXC
     openvswitch-switch openvswitch-source
     libvirt-daemon libvirt-daemon-driver-lxc libvirt-clients
