@@ -32,10 +32,10 @@ check_template(const struct chain_template *t)
     }
     for (size_t e = 0; e < t->n_edges; e++) {
         int from = t->edges[e].from, to = t->edges[e].to;
-        fuzz_check(from == CHAIN_EP_INGRESS || (from >= 0 && (size_t) from < t->n_nodes),
-                   "edge source");
-        fuzz_check(to == CHAIN_EP_EGRESS || (to >= 0 && (size_t) to < t->n_nodes),
-                   "edge target");
+        bool from_node = from >= 0 && (size_t) from < t->n_nodes;
+        bool to_node = to >= 0 && (size_t) to < t->n_nodes;
+        fuzz_check(from == CHAIN_EP_INGRESS || from_node, "edge source");
+        fuzz_check(to == CHAIN_EP_EGRESS || to_node, "edge target");
         fuzz_check(from < 0 || to < 0 || from < to, "nodes in topological order");
     }
 }

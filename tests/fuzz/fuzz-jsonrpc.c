@@ -76,7 +76,8 @@ drain(struct jsonrpc_rx *rx, struct vnet_buf *log, bool round_trip)
             vnet_buf_printf(log, "invalid %s\n", error->message);
             vnet_error_destroy(error);
         } else {
-            fuzz_check(method && (!params || json_object_is_type(params, json_type_object)
+            fuzz_check(method && (!params
+                                  || json_object_is_type(params, json_type_object)
                                   || json_object_is_type(params, json_type_array)),
                        "a request's parts");
             /* A reply echoes the id (vnetd's server does this for every request). */

@@ -35,7 +35,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct pcap_input *in;
     struct vnet_error *error = pcap_input_open(path, &in);
     if (error) {
-        fuzz_check(!strncmp(error->message, path, strlen(path)), "errors name the file");
+        fuzz_check(!strncmp(error->message, path, strlen(path)),
+                   "errors name the file");
         vnet_error_destroy(error);
         return 0;
     }

@@ -156,8 +156,8 @@ fuzz_edit(int which, const char *text)
 {
     struct chain_template *t;
     struct vnet_error *error = shadow_fix_edit(shadow[which], production[which],
-                                               production[which]->name, "fix.json", text,
-                                               strlen(text), &t);
+                                               production[which]->name, "fix.json",
+                                               text, strlen(text), &t);
     if (error) {
         fuzz_check(!strncmp(error->message, "fix.json: ", 10), "errors name the file");
         vnet_error_destroy(error);

@@ -76,7 +76,8 @@ check_topology(const struct topology *t)
     bool *seen = calloc(n, sizeof *seen);
     for (size_t k = 0; k + 1 < n; k++) {
         uint32_t v = t->order[k];
-        fuzz_check(v >= 1 && v < n && !seen[v], "the order is a permutation of the NFs");
+        fuzz_check(v >= 1 && v < n && !seen[v],
+                   "the order is a permutation of the NFs");
         seen[v] = true;
         for (size_t j = 0; j < t->nfs[v].n_preds; j++) {
             uint32_t p = t->nfs[v].preds[j];
