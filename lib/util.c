@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -335,4 +337,20 @@ vnet_strlcpy(char *dst, const char *src, size_t size)
     memcpy(dst, src, n);
     dst[n] = '\0';
     return n == len;
+}
+
+bool
+vnet_unix_socket_live(const char *path)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    if (!vnet_strlcpy(sun.sun_path, path, sizeof sun.sun_path)) {
+        return false;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    bool live = connect(fd, (struct sockaddr *) &sun, sizeof sun) == 0;
+    close(fd);
+    return live;
 }

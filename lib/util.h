@@ -75,4 +75,7 @@ const char *vnet_basename(const char *path);
  * whole of 'src' fit. */
 bool vnet_strlcpy(char *dst, const char *src, size_t size);
 
+/* True if a process accepts connections on the unix stream socket 'path'. */
+bool vnet_unix_socket_live(const char *path);
+
 #endif

@@ -11,6 +11,9 @@
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/util.h"
 #include "lib/chain-template.h"
+#include "lib/crashpoint.h"
+#include "vnetd/health.h"
+#include "timeval.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -53,6 +56,8 @@ struct chain_runtime {
     size_t n_ops;
     struct running *plans;      /* plans of the chains that should run */
     size_t n_plans;
+    struct health *health;      /* of every VNet, with recent changes */
+    long long int next_health;  /* when to re-check (NF programs send no events) */
 };
 
 static char *
@@ -109,6 +114,7 @@ chain_runtime_create(struct vnetd *d, const struct chain_runtime_config *cfg)
     rt->dirty = true;
     VNLOG_INFO("libvirt '%s', OVS '%s' (datapath %s)", rt->libvirt_uri, rt->ovs_db,
                rt->datapath);
+    rt->health = health_create();
     return rt;
 }
 
@@ -149,6 +155,7 @@ chain_runtime_destroy(struct chain_runtime *rt)
     free(rt->nf_path);
     free(rt->control_dir);
     free(rt->store_dir);
+    health_destroy(rt->health);
     free(rt);
 }
 
@@ -346,6 +353,7 @@ push_desired(struct chain_runtime *rt)
     const char ***set_ports = vnet_xcalloc(rt->n_plans + 1, sizeof *set_ports);
     size_t k = 0, n_lv = 0, n_ports = 0, n_sets = 0, n_bridges = 0;
     n_mirrors = 0;
+    bool lv_known = libvirt_adapter_connected(rt->lv);
 
     for (size_t i = 0; i < rt->n_plans; i++) {
         const struct chain_plan *p = rt->plans[i].plan;
@@ -363,17 +371,22 @@ push_desired(struct chain_runtime *rt)
                 vn->domain, xmls[k], specs[k], true,
                 { vn->cpu_shares, vn->cpu_period_us, vn->cpu_quota_us },
             };
-            /* A VNode's ports are wanted once it runs: its veths exist only then. */
+            /* A VNode's ports are wanted once it runs: its veths exist only then.
+             * Until libvirt has told whether it runs (vnetd just started, or
+             * libvirtd is away) its ports are kept as they are: removing them
+             * would cut a running production VNode off its traffic.  (The spec is
+             * compared here: 'current' may still describe an older desired set.) */
             struct lv_domain_status st;
             libvirt_adapter_get_status(rt->lv, vn->domain, &st);
+            bool runs = st.state == LV_RUNNING && !strcmp(st.spec, specs[k]);
             for (size_t n = 0; n < vn->n_nics; n++) {
                 if (vn->role != VNODE_ROLE_MONITOR) {
                     set_ports[i][n_set_ports++] = vn->nics[n].ifname;
                 }
-                if (st.state == LV_RUNNING && st.current) {
+                if (runs || !lv_known) {
                     ports[n_ports++] = (struct ovs_port_spec) {
                         p->bridge, vn->nics[n].ifname, vn->nics[n].ofport, p->chain,
-                        port_role(vn, n),
+                        port_role(vn, n), !runs,
                     };
                 }
             }
@@ -460,12 +473,39 @@ vnode_progress(struct chain_runtime *rt, const struct vnode_plan *vn, char *buf,
         return buf;
     }
     bool ready = st.state == LV_RUNNING && st.current;
+    /* A started container is not yet a working NF: vnet-nf opens its control
+     * socket after its packet sockets, so an answer there means it forwards. */
+    ready &= !vn->control || vnet_unix_socket_live(vn->control);
     for (size_t n = 0; n < vn->n_nics; n++) {
         struct ovs_port_status ps;
         ovs_adapter_port_status(rt->ovs, vn->nics[n].ifname, &ps);
         ready &= ps.state == OVS_PORT_READY;
     }
     return ready ? NULL : "";
+}
+
+const char *
+chain_runtime_side_progress(struct chain_runtime *rt, const struct chain_entry *e,
+                            int side, char *buf, size_t size)
+{
+    const struct chain_plan *p = find_plan(rt, e->name);
+    if (!p) {
+        return "";
+    }
+    for (size_t v = 0; v < p->n_vnodes; v++) {
+        const struct vnode_plan *vn = &p->vnodes[v];
+        if (vn->role == VNODE_ROLE_NF && vn->side == side) {
+            const char *why = vnode_progress(rt, vn, buf, size);
+            if (why) {
+                if (!*why) {
+                    snprintf(buf, size, "VNode '%s' (%s) is still starting", vn->node,
+                             vn->domain);
+                }
+                return buf;
+            }
+        }
+    }
+    return NULL;
 }
 
 /* The same for the chain's rules alone: installed in OVS (a swap). */
@@ -576,6 +616,7 @@ finish_op(struct chain_runtime *rt, size_t i, struct json_object *result,
           struct vnet_error *error)
 {
     struct held_op *op = &rt->ops[i];
+    crashpoint("reply");
     if (error) {
         control_request_fail(op->req, error);
     } else {
@@ -768,6 +809,121 @@ drains_run(struct chain_runtime *rt)
     return next;
 }
 
+/* ---- health ---------------------------------------------------------------- */
+
+/* The first thing wrong with VNode 'vn', or NULL (written to 'buf'). */
+static const char *
+vnode_problem(struct chain_runtime *rt, const struct vnode_plan *vn, char *buf,
+              size_t size)
+{
+    struct lv_domain_status st;
+    libvirt_adapter_get_status(rt->lv, vn->domain, &st);
+    if (st.error[0]) {
+        snprintf(buf, size, "VNode '%s' (%s): %s", vn->node, vn->domain, st.error);
+    } else if (st.state != LV_RUNNING) {
+        snprintf(buf, size, "VNode '%s' (%s) is %s", vn->node, vn->domain,
+                 st.state == LV_ABSENT ? "missing" : "not running");
+    } else if (vn->control && !vnet_unix_socket_live(vn->control)) {
+        snprintf(buf, size, "VNode '%s' (%s): its program does not answer on %s",
+                 vn->node, vn->domain, vn->control);
+    } else {
+        for (size_t n = 0; n < vn->n_nics; n++) {
+            struct ovs_port_status ps;
+            ovs_adapter_port_status(rt->ovs, vn->nics[n].ifname, &ps);
+            if (ps.state != OVS_PORT_READY) {
+                snprintf(buf, size, "VNode '%s': port '%s' is %s%s%s", vn->node,
+                         vn->nics[n].ifname, ps.state == OVS_PORT_ABSENT ? "missing"
+                         : ps.state == OVS_PORT_PENDING ? "pending" : "failing",
+                         ps.error[0] ? ": " : "", ps.error);
+                return buf;
+            }
+        }
+        return NULL;
+    }
+    return buf;
+}
+
+static bool
+chain_busy(const struct chain_runtime *rt, const char *chain)
+{
+    for (size_t i = 0; i < rt->n_ops; i++) {
+        if (!strcmp(rt->ops[i].chain, chain)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Re-evaluates the health of every VNet: production (the side serving it and the
+ * endpoints, its rules), monitoring (the monitoring VNode, its mirrors) and shadow
+ * (the other side's NFs). */
+static void
+update_health(struct chain_runtime *rt)
+{
+    const char *common = NULL;
+    if (!libvirt_adapter_connected(rt->lv)) {
+        common = "libvirtd is unreachable (VNodes keep running; vnetd reconnects)";
+    } else if (!ovs_adapter_connected(rt->ovs)) {
+        common = "ovsdb-server is unreachable (vnetd reconnects; ovs-vswitchd with the "
+                 "userspace datapath forwards nothing until it has reconnected too)";
+    }
+    int64_t now = time_wall_msec();
+    health_begin(rt->health);
+    for (size_t i = 0; i < rt->n_plans; i++) {
+        const struct chain_plan *p = rt->plans[i].plan;
+        const struct chain_entry *e = registry_find(&rt->d->registry, p->chain);
+        if (!e) {
+            continue;
+        }
+        int active = chain_entry_active_side(e);
+        static const char *const names[] = { "production", "monitoring", "shadow" };
+        const char *problem[3] = { NULL, NULL, NULL };
+        bool exists[3] = { true, false, e->shadow != NULL };
+        char bufs[3][512];
+        for (size_t v = 0; v < p->n_vnodes; v++) {
+            const struct vnode_plan *vn = &p->vnodes[v];
+            int k = vn->role == VNODE_ROLE_MONITOR ? 1
+                    : vn->role == VNODE_ROLE_NF && vn->side != active ? 2 : 0;
+            exists[k] = true;
+            if (!problem[k]) {
+                problem[k] = vnode_problem(rt, vn, bufs[k], sizeof bufs[k]);
+            }
+        }
+        if (!problem[0] && !ovs_adapter_switch_connected(rt->ovs, p->bridge)) {
+            snprintf(bufs[0], sizeof bufs[0], "no OpenFlow connection to ovs-vswitchd "
+                     "for bridge '%s' (restarted? its rules are re-installed once it "
+                     "is back)", p->bridge);
+            problem[0] = bufs[0];
+        }
+        if (!problem[0] && !ovs_adapter_flows_installed(rt->ovs, p->chain)) {
+            const char *ferr = ovs_adapter_flows_error(rt->ovs, p->chain);
+            snprintf(bufs[0], sizeof bufs[0], "rules not installed%s%s",
+                     ferr ? ": " : "", ferr ? ferr : "");
+            problem[0] = bufs[0];
+        }
+        for (size_t m = 0; m < p->n_mirrors && !problem[1]; m++) {
+            if (!ovs_adapter_mirror_ready(rt->ovs, p->mirrors[m].name)) {
+                snprintf(bufs[1], sizeof bufs[1], "mirror '%s' is not in place",
+                         p->mirrors[m].name);
+                problem[1] = bufs[1];
+            }
+        }
+        bool busy = chain_busy(rt, p->chain);
+        for (int k = 0; k < 3; k++) {
+            if (!exists[k]) {
+                continue;
+            }
+            if (busy) {
+                health_keep(rt->health, p->chain, names[k]);
+            } else {
+                health_report(rt->health, p->chain, names[k],
+                              common ? common : problem[k], now);
+            }
+        }
+    }
+    health_end(rt->health);
+}
+
 void
 chain_runtime_run(struct chain_runtime *rt)
 {
@@ -784,6 +940,10 @@ chain_runtime_run(struct chain_runtime *rt)
         check_ops(rt);
         finish_teardowns(rt);
     }
+    if (was_dirty || lv_changed || ovs_changed || time_msec() >= rt->next_health) {
+        update_health(rt);
+        rt->next_health = time_msec() + 500;
+    }
 }
 
 void
@@ -793,8 +953,9 @@ chain_runtime_wait(struct chain_runtime *rt)
     ovs_adapter_wait(rt->ovs);
     counters_wait(rt->counters);
     if (rt->n_ops) {
-        poll_timer_wait(250);
+        poll_timer_wait(50);        /* NF readiness is polled, not signalled */
     }
+    poll_timer_wait_until(rt->next_health);
     long long drain_ms = drains_run(rt);
     if (drain_ms >= 0) {
         poll_timer_wait(drain_ms);
@@ -956,5 +1117,7 @@ chain_runtime_status(struct chain_runtime *rt)
                                (int64_t) ovs_adapter_last_bundle_us(rt->ovs)));
     json_object_object_add(obj, "ovs", ovs);
     json_object_object_add(obj, "counters", counters_status(rt->counters));
+    update_health(rt);
+    json_object_object_add(obj, "health", health_to_json(rt->health));
     return obj;
 }

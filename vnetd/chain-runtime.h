@@ -21,6 +21,7 @@
 #define VNETD_CHAIN_RUNTIME_H 1
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct chain_entry;
@@ -74,6 +75,12 @@ void chain_runtime_changed(struct chain_runtime *);
 /* Holds 'req' until chain 'e' reaches the state 'op' waits for, then answers it. */
 void chain_runtime_hold(struct chain_runtime *, struct chain_entry *, enum chain_op,
                         struct control_request *);
+
+/* NULL if every NF VNode of side 'side' of chain 'e' runs, has its ports ready and
+ * its NF answers on its control socket; otherwise why not (written to 'buf'). */
+const char *chain_runtime_side_progress(struct chain_runtime *,
+                                        const struct chain_entry *, int side,
+                                        char *buf, size_t size);
 
 /* The counters agent (PerfSight input) of this runtime. */
 struct counters *chain_runtime_counters(struct chain_runtime *);

@@ -16,6 +16,7 @@
 
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/util.h"
+#include "lib/crashpoint.h"
 #include "lib/error.h"
 #include "lib/jsonrpc.h"
 #include "lib/jsonv.h"
@@ -90,21 +91,6 @@ control_options_init(struct control_options *opts)
     opts->requests_per_sec = 0;
 }
 
-/* Returns true if something answers on 'path'. */
-static bool
-socket_is_live(const char *path)
-{
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    vnet_strlcpy(sun.sun_path, path, sizeof sun.sun_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return false;
-    }
-    bool live = connect(fd, (struct sockaddr *) &sun, sizeof sun) == 0;
-    close(fd);
-    return live;
-}
-
 int
 control_server_open(const struct control_options *opts, struct control_server **ret)
 {
@@ -112,7 +98,7 @@ control_server_open(const struct control_options *opts, struct control_server **
     if (!vnet_strlcpy(sun.sun_path, opts->path, sizeof sun.sun_path)) {
         return -ENAMETOOLONG;
     }
-    if (socket_is_live(opts->path)) {
+    if (vnet_unix_socket_live(opts->path)) {
         return -EADDRINUSE;
     }
     struct stat st;
@@ -474,6 +460,9 @@ handle_message(struct control_conn *conn, struct json_object *msg)
         send_error(conn, id, JSONRPC_INVALID_PARAMS, error);
         vnet_error_destroy(error);
         return;
+    }
+    if (!reg->cmd->read_only) {
+        crashpoint_arm();
     }
 
     struct control_request *req = vnet_xzalloc(sizeof *req);

@@ -162,6 +162,17 @@ cmd_version(struct ctl_context *ctx)
     return call_and_print(ctx, "version", NULL, print_version);
 }
 
+/* "HH:MM:SS.mmm" (local time) of wall-clock milliseconds 'ms'. */
+static const char *
+ctl_format_time_ms(int64_t ms, char *buf, size_t size)
+{
+    time_t secs = (time_t) (ms / 1000);
+    struct tm tm;
+    size_t n = strftime(buf, size, "%H:%M:%S", localtime_r(&secs, &tm));
+    snprintf(buf + n, size - n, ".%03d", (int) (ms % 1000));
+    return buf;
+}
+
 static void
 print_status(struct ctl_context *ctx, struct json_object *r)
 {
@@ -175,6 +186,39 @@ print_status(struct ctl_context *ctx, struct json_object *r)
     fprintf(ctx->out, "state:   %s (generation %" PRId64 ")\n", get_str(r, "state_file"),
             get_int(r, "state_generation"));
     fprintf(ctx->out, "chains:  %" PRId64 "\n", get_int(r, "chains"));
+    struct json_object *sub, *health, *list;
+    if (json_object_object_get_ex(r, "substrate", &sub)
+        && json_object_object_get_ex(sub, "health", &health)) {
+        if (json_object_object_get_ex(health, "vnets", &list)) {
+            for (size_t i = 0; i < json_object_array_length(list); i++) {
+                struct json_object *vn = json_object_array_get_idx(list, i);
+                fprintf(ctx->out, "  %-20s %-11s %s", get_str(vn, "chain"),
+                        get_str(vn, "vnet"), get_str(vn, "state"));
+                if (json_object_object_get_ex(vn, "problem", NULL)) {
+                    char when[32];
+                    fprintf(ctx->out, " since %s: %s", ctl_format_time_ms(
+                                get_int(vn, "since_ms"), when, sizeof when),
+                            get_str(vn, "problem"));
+                }
+                fputc('\n', ctx->out);
+            }
+        }
+        if (json_object_object_get_ex(health, "events", &list)
+            && json_object_array_length(list)) {
+            size_t n = json_object_array_length(list);
+            fprintf(ctx->out, "recent health changes:\n");
+            for (size_t i = n > 8 ? n - 8 : 0; i < n; i++) {
+                struct json_object *ev = json_object_array_get_idx(list, i);
+                char when[32];
+                fprintf(ctx->out, "  %s %s %s: %s%s%s\n", ctl_format_time_ms(
+                            get_int(ev, "time_ms"), when, sizeof when),
+                        get_str(ev, "chain"), get_str(ev, "vnet"), get_str(ev, "state"),
+                        json_object_object_get_ex(ev, "problem", NULL) ? ", " : "",
+                        json_object_object_get_ex(ev, "problem", NULL)
+                        ? get_str(ev, "problem") : "");
+            }
+        }
+    }
     struct json_object *notices;
     if (json_object_object_get_ex(r, "notices", &notices)
         && json_object_array_length(notices)) {
@@ -493,6 +537,12 @@ static const struct ctl_option mirror_options[] = {
     { NULL, 0, NULL, NULL },
 };
 
+static const struct ctl_option exec_options[] = {
+    { "shadow", 0, NULL, "enter the NF's shadow VNode (default: the one serving "
+      "production)" },
+    { NULL, 0, NULL, NULL },
+};
+
 static const struct ctl_option dump_options[] = {
     { "last", 0, "DURATION", "how much of the recent past to write (default 5s)" },
     { NULL, 0, NULL, NULL },
@@ -672,7 +722,7 @@ const struct ctl_command ctl_commands[] = {
       "write a recent window as an offline trace directory (topology.json + pcaps)",
       false, dump_options, ctl_cmd_monitor_dump },
     { "chain exec", 3, 64, "CHAIN NODE -- PROGRAM [ARG...]",
-      "run a program inside a VNode (no shell); exits with its status", false, NULL,
-      ctl_cmd_chain_exec },
+      "run a program inside a VNode (an NF, source, sink or monitor; no shell); exits "
+      "with its status", false, exec_options, ctl_cmd_chain_exec },
     { NULL, 0, 0, NULL, NULL, false, NULL, NULL },
 };

@@ -16,6 +16,7 @@
 
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/util.h"
+#include "lib/crashpoint.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "vnetd/domain-xml.h"
@@ -413,8 +414,10 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
         bool ok = true;
         if (!x || strcmp(x->spec, d->spec)) {
             if (running) {
+                crashpoint("libvirt-destroy");
                 ok = check_rc(a, "destroy (to apply a new definition)", d->name,
                            virDomainDestroy(dom));
+                crashpoint("libvirt-destroyed");
                 running = false;
                 actions++;
             }
@@ -423,7 +426,9 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
                 char uuid[VIR_UUID_STRING_BUFLEN];
                 char *xml = (dom && !virDomainGetUUIDString(dom, uuid)
                              ? domain_xml_with_uuid(d->xml, uuid) : NULL);
+                crashpoint("libvirt-define");
                 virDomainPtr defined = virDomainDefineXML(a->conn, xml ? xml : d->xml);
+                crashpoint("libvirt-defined");
                 free(xml);
                 ok = defined != NULL;
                 if (!ok) {
@@ -440,14 +445,18 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
         }
         if (ok && d->running && !running) {
             uint64_t t0 = vnet_mono_ns();
+            crashpoint("libvirt-start");
             ok = check_rc(a, "start", d->name, virDomainCreate(dom));
+            crashpoint("libvirt-started");
             if (ok) {
                 VNLOG_INFO("started domain '%s' in %llu ms", d->name,
                            (unsigned long long) ((vnet_mono_ns() - t0) / 1000000));
             }
             actions++;
         } else if (ok && !d->running && running) {
+            crashpoint("libvirt-destroy");
             ok = check_rc(a, "destroy", d->name, virDomainDestroy(dom));
+            crashpoint("libvirt-destroyed");
             actions++;
         }
         if (ok && d->running && d->cputune.shares) {
@@ -482,9 +491,14 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
         }
         bool ok = true;
         if (x->state == LV_RUNNING) {
+            crashpoint("libvirt-destroy");
             ok = check_rc(a, "destroy", x->name, virDomainDestroy(dom));
+            crashpoint("libvirt-destroyed");
         }
-        if (ok && check_rc(a, "undefine", x->name, virDomainUndefine(dom))) {
+        crashpoint("libvirt-undefine");
+        ok = ok && check_rc(a, "undefine", x->name, virDomainUndefine(dom));
+        crashpoint("libvirt-undefined");
+        if (ok) {
             VNLOG_INFO("removed domain '%s' (chain '%s')", x->name, x->chain);
             clear_error(a, x->name);
         } else {
@@ -553,6 +567,7 @@ publish(struct libvirt_adapter *a, bool connected, const struct actual *have,
         const struct actual *x = find_actual(have, n_have, name);
         e->chain = x && x->chain ? vnet_xstrdup(x->chain) : NULL;
         e->st.state = x ? x->state : LV_ABSENT;
+        snprintf(e->st.spec, sizeof e->st.spec, "%s", x && x->spec ? x->spec : "");
         for (size_t w = 0; w < n_want; w++) {
             if (!strcmp(want[w].name, name) && x && x->spec) {
                 e->st.current = !strcmp(want[w].spec, x->spec);

@@ -53,6 +53,7 @@ enum lv_domain_state {
 struct lv_domain_status {
     enum lv_domain_state state;
     bool current;               /* definition matches the desired spec */
+    char spec[72];              /* the spec checksum of the existing definition */
     char error[256];            /* last failure acting on it, "" if none */
     uint64_t changed_ns;        /* when 'state' last changed (monotonic) */
 };

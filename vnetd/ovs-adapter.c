@@ -18,6 +18,7 @@
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/netdev.h"
 #include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/util.h"
@@ -29,6 +30,7 @@
 #include "timeval.h"
 #include "unixctl.h"
 #include "jsonrpc.h"
+#include "lib/crashpoint.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -52,6 +54,7 @@ struct bridge_want {
 struct port_want {
     char *bridge, *name, *chain, *role;
     uint16_t ofport;
+    bool keep_only;
 };
 
 struct mirror_want {
@@ -337,6 +340,7 @@ ovs_adapter_set_desired(struct ovs_adapter *a,
         a->ports[i].chain = vnet_xstrdup(ports[i].chain);
         a->ports[i].role = vnet_xstrdup(ports[i].role);
         a->ports[i].ofport = ports[i].ofport;
+        a->ports[i].keep_only = ports[i].keep_only;
     }
     a->n_ports = n_ports;
 
@@ -614,6 +618,9 @@ diff_db(struct ovs_adapter *a, struct ovsdb_idl_txn *txn)
         if (!br) {
             continue;
         }
+        if (!port && w->keep_only) {
+            continue;
+        }
         if (!port) {
             /* A new port: whatever device its name had before is no reference. */
             smap_remove(&a->ifindexes, w->name);
@@ -632,7 +639,7 @@ diff_db(struct ovs_adapter *a, struct ovsdb_idl_txn *txn)
             changes++;
             continue;
         }
-        if (device_recreated(a, port)) {
+        if (!w->keep_only && device_recreated(a, port)) {
             /* The VNode restarted and its veth is a new device under the old name:
              * ovs-vswitchd's userspace datapath still reads the old one.  Remove the
              * port now and add it back on the next pass (in one transaction the
@@ -773,6 +780,7 @@ run_db(struct ovs_adapter *a)
         if (status == TXN_INCOMPLETE) {
             return;
         }
+        crashpoint("ovsdb-committed");
         if (status == TXN_SUCCESS) {
             a->wait_cfg = ovsdb_idl_txn_get_increment_new_value(a->txn);
         } else if (status != TXN_UNCHANGED) {
@@ -820,6 +828,7 @@ run_db(struct ovs_adapter *a)
                             false);
     a->txn = txn;
     a->changed = true;
+    crashpoint("ovsdb-commit");
     run_db(a);
 }
 
@@ -940,8 +949,10 @@ apply_flowset(struct ovs_adapter *a, struct ofconn *c, struct flowset *f)
 
     struct ovs_list errors;
     uint64_t t0 = vnet_mono_ns();
+    crashpoint("openflow-bundle");
     int retval = vconn_bundle_transact(c->vconn, &requests,
                                        OFPBF_ATOMIC | OFPBF_ORDERED, &errors);
+    crashpoint("openflow-bundle-done");
     a->last_bundle_us = (vnet_mono_ns() - t0) / 1000;
     ofpbuf_list_delete(&requests);
     size_t n_errors = 0;
@@ -1059,10 +1070,50 @@ audit_bridge(struct ovs_adapter *a, struct ofconn *c)
     free(fses);
 }
 
+/* Notices at once when ovs-vswitchd closes a management connection (it exited or
+ * restarted: its OpenFlow tables are gone), so the rules are re-installed as soon
+ * as it is back and 'status' shows the outage meanwhile.  Anything the switch sends
+ * unasked (echo requests) is answered or dropped. */
+static void
+watch_conns(struct ovs_adapter *a)
+{
+    for (size_t i = 0; i < a->n_conns; i++) {
+        struct ofconn *c = &a->conns[i];
+        for (int n = 0; c->vconn && n < 16; n++) {
+            vconn_run(c->vconn);
+            struct ofpbuf *msg;
+            int error = vconn_recv(c->vconn, &msg);
+            if (error == EAGAIN) {
+                break;
+            }
+            if (error) {
+                VNLOG_WARN("OpenFlow connection to bridge '%s' closed (%s): "
+                           "ovs-vswitchd exited or restarted", c->bridge,
+                           ovs_retval_to_string(error));
+                drop_conn(c);
+                c->retry_at = 0;
+                for (size_t k = 0; k < a->n_flowsets; k++) {
+                    if (!strcmp(a->flowsets[k].bridge, c->bridge)) {
+                        a->flowsets[k].installed = false;
+                    }
+                }
+                a->changed = true;
+                break;
+            }
+            enum ofptype type;
+            if (!ofptype_decode(&type, msg->data) && type == OFPTYPE_ECHO_REQUEST) {
+                vconn_send(c->vconn, ofputil_encode_echo_reply(msg->data));
+            }
+            ofpbuf_delete(msg);
+        }
+    }
+}
+
 static void
 run_flows(struct ovs_adapter *a)
 {
     long long int now = time_msec();
+    watch_conns(a);
     for (size_t i = 0; i < a->n_conns; i++) {
         if (a->conns[i].vconn && !find_bridge(a, a->conns[i].bridge)) {
             drop_conn(&a->conns[i]);
@@ -1134,6 +1185,12 @@ void
 ovs_adapter_wait(struct ovs_adapter *a)
 {
     ovsdb_idl_wait(a->idl);
+    for (size_t i = 0; i < a->n_conns; i++) {
+        if (a->conns[i].vconn) {
+            vconn_run_wait(a->conns[i].vconn);
+            vconn_recv_wait(a->conns[i].vconn);
+        }
+    }
     if (a->txn) {
         ovsdb_idl_txn_wait(a->txn);
     }
@@ -1162,6 +1219,17 @@ bool
 ovs_adapter_connected(const struct ovs_adapter *a)
 {
     return ovsdb_idl_is_connected(a->idl);
+}
+
+bool
+ovs_adapter_switch_connected(const struct ovs_adapter *a, const char *bridge)
+{
+    for (size_t i = 0; i < a->n_conns; i++) {
+        if (!strcmp(a->conns[i].bridge, bridge)) {
+            return a->conns[i].vconn != NULL;
+        }
+    }
+    return false;
 }
 
 static uint64_t

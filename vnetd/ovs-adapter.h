@@ -42,6 +42,8 @@ struct ovs_port_spec {
     uint16_t ofport;            /* requested OpenFlow port number */
     const char *chain;          /* owner */
     const char *role;           /* e.g. "nf-in", "source", "mirror" */
+    bool keep_only;             /* keep the port if it exists, but neither create
+                                 * nor re-create it (its VNode's state is unknown) */
 };
 
 struct ovs_flowset_spec {
@@ -96,6 +98,8 @@ bool ovs_adapter_run(struct ovs_adapter *);
 void ovs_adapter_wait(struct ovs_adapter *);
 
 bool ovs_adapter_connected(const struct ovs_adapter *);
+/* True while vnetd holds an OpenFlow connection to ovs-vswitchd for 'bridge'. */
+bool ovs_adapter_switch_connected(const struct ovs_adapter *, const char *bridge);
 void ovs_adapter_port_status(const struct ovs_adapter *, const char *name,
                              struct ovs_port_status *ret);
 /* True if the chain's desired rule set is installed as currently desired. */

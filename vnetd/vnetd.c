@@ -19,6 +19,7 @@
 #include "openvswitch/util.h"
 #include "openvswitch/vlog.h"
 #include "lib/atomic-file.h"
+#include "lib/crashpoint.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -127,8 +128,10 @@ struct vnet_error *
 vnetd_commit(struct vnetd *d, struct json_object *before)
 {
     struct json_object *now = registry_to_json(&d->registry);
+    crashpoint("registry-save");
     int err = state_file_save(d->state, now);
     json_object_put(now);
+    crashpoint("registry-saved");
     if (!err) {
         json_object_put(before);
         return NULL;
@@ -535,6 +538,7 @@ main(int argc, char *argv[])
     struct options o;
     parse_options(argc, argv, &o);
     signals_init();
+    crashpoint_init();
     /* libopenvswitch's own modules log on the console only when something is wrong. */
     vlog_set_levels(NULL, VLF_CONSOLE, VLL_WARN);
     vlog_set_levels(NULL, VLF_SYSLOG, VLL_OFF);
