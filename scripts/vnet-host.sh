@@ -10,6 +10,8 @@
 #   vnet-host.sh down --isolated DIR   stop and remove everything the isolated
 #                                   instance made (by the PIDs it recorded)
 #   vnet-host.sh env --isolated DIR    print the vnetd options that reach it
+#   vnet-host.sh restart --isolated DIR ovsdb-server|ovs-vswitchd|libvirtd
+#                                   restart one daemon of it (fault-injection tests)
 #
 # Facts behind the choices are in shared/notes/ovs.md and libvirt.md: no OVS kernel
 # module here (userspace datapath), `ip netns exec` remounts /sys and so hides the
@@ -85,6 +87,44 @@ iso_paths() {
     LV=$DIR/libvirt
 }
 
+iso_start_ovsdb() {
+    ovsdb-server "$OVS/conf.db" --remote="punix:$OVS/db.sock" \
+        --pidfile="$OVS/ovsdb-server.pid" --unixctl="$OVS/ovsdb-server.ctl" \
+        --log-file="$OVS/ovsdb-server.log" --detach --no-chdir
+}
+
+iso_start_vswitchd() {
+    OVS_RUNDIR=$OVS ip netns exec "$NS" ovs-vswitchd "unix:$OVS/db.sock" \
+        --pidfile="$OVS/ovs-vswitchd.pid" --unixctl="$OVS/ovs-vswitchd.ctl" \
+        --log-file="$OVS/ovs-vswitchd.log" --detach --no-chdir
+    ovs-vsctl --db="unix:$OVS/db.sock" --timeout=10 show >/dev/null
+}
+
+iso_start_libvirtd() {
+    nsenter --net="/run/netns/$NS" unshare --mount --propagation private \
+        "$LV/start.sh" >"$LV/libvirtd.out" 2>&1 &
+    wait_for_socket "$LV/sock/libvirt-sock" 10 || { tail "$LV/libvirtd.out" >&2; die "libvirtd did not start"; }
+    for _ in $(seq 50); do
+        virsh -c "lxc:///system?socket=$LV/sock/libvirt-sock" version >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+}
+
+# Restarts one daemon of an isolated instance (fault-injection tests): stops it by
+# its recorded PID, starts it again with the same state.
+iso_restart() {
+    iso_paths "$1"
+    [ -e "$DIR/.up" ] || die "$DIR is not up"
+    case "$2" in
+    ovsdb-server) kill_pidfile "$OVS/ovsdb-server.pid"; iso_start_ovsdb ;;
+    ovs-vswitchd) kill_pidfile "$OVS/ovs-vswitchd.pid"; iso_start_vswitchd ;;
+    libvirtd)     kill_pidfile "$LV/libvirtd.pid"; rm -f "$LV/sock/libvirt-sock"
+                  iso_start_libvirtd ;;
+    *) die "restart: expected ovsdb-server, ovs-vswitchd or libvirtd, got '$2'" ;;
+    esac
+    log "restarted $2 of $DIR"
+}
+
 iso_up() {
     iso_paths "$1"
     [ -e "$DIR/.up" ] && die "$DIR is already up"
@@ -94,14 +134,9 @@ iso_up() {
     ip netns exec "$NS" ip link set lo up
 
     ovsdb-tool create "$OVS/conf.db" "$OVS_SCHEMA"
-    ovsdb-server "$OVS/conf.db" --remote="punix:$OVS/db.sock" \
-        --pidfile="$OVS/ovsdb-server.pid" --unixctl="$OVS/ovsdb-server.ctl" \
-        --log-file="$OVS/ovsdb-server.log" --detach --no-chdir
+    iso_start_ovsdb
     ovs-vsctl --db="unix:$OVS/db.sock" --no-wait init
-    OVS_RUNDIR=$OVS ip netns exec "$NS" ovs-vswitchd "unix:$OVS/db.sock" \
-        --pidfile="$OVS/ovs-vswitchd.pid" --unixctl="$OVS/ovs-vswitchd.ctl" \
-        --log-file="$OVS/ovs-vswitchd.log" --detach --no-chdir
-    ovs-vsctl --db="unix:$OVS/db.sock" --timeout=10 show >/dev/null
+    iso_start_vswitchd
 
     # libvirtd: LXC driver only (the QEMU driver needs host users), state in $LV.
     cp /etc/libvirt/*.conf "$LV/etc/" 2>/dev/null || true
@@ -130,13 +165,7 @@ mount --bind "$LV/drivers" "$LV_DRIVERS"
 exec libvirtd --config "$LV/etc/libvirtd.conf" --pid-file "$LV/libvirtd.pid"
 START
     chmod +x "$LV/start.sh"
-    nsenter --net="/run/netns/$NS" unshare --mount --propagation private \
-        "$LV/start.sh" >"$LV/libvirtd.out" 2>&1 &
-    wait_for_socket "$LV/sock/libvirt-sock" 10 || { tail "$LV/libvirtd.out" >&2; die "libvirtd did not start"; }
-    for _ in $(seq 50); do
-        virsh -c "lxc:///system?socket=$LV/sock/libvirt-sock" version >/dev/null 2>&1 && break
-        sleep 0.1
-    done
+    iso_start_libvirtd
     touch "$DIR/.up"
     log "isolated substrate up in $DIR (netns $NS)"
 }
@@ -192,6 +221,10 @@ down)
 env)
     [ -n "$iso" ] || die "env needs --isolated DIR"
     iso_env "$iso" ;;
+restart)
+    # vnet-host.sh restart --isolated DIR ovsdb-server|ovs-vswitchd|libvirtd
+    [ -n "$iso" ] || die "restart only restarts isolated instances (--isolated DIR)"
+    iso_restart "$iso" "${3:-}" ;;
 *)
-    die "usage: vnet-host.sh up|down|env [--isolated DIR]" ;;
+    die "usage: vnet-host.sh up|down|env [--isolated DIR] | restart --isolated DIR DAEMON" ;;
 esac

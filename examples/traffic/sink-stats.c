@@ -209,6 +209,8 @@ struct flow {
     uint32_t stamp_flow;            /* the generator's flow id */
     uint32_t ssrc;
     struct sink_seq seq;
+    struct { uint64_t first, count, t_ns; } gaps[SINK_GAPS];  /* the first gaps */
+    size_t n_gaps;
     struct sink_hist *lat;          /* allocated with the first latency sample */
     struct sink_jitter jitter;
     bool rtp_started;
@@ -434,8 +436,16 @@ account_payload(struct sink_stats *s, struct flow *f, const uint8_t *p, size_t l
     if (payload_stamp_decode(p, len, &st)) {
         f->kind = FLOW_STAMP;
         f->stamp_flow = st.flow;
+        bool started = f->seq.started;
+        uint64_t highest = f->seq.highest;
         if (sink_seq_add(&f->seq, st.seq) == SINK_SEQ_DUPLICATE) {
             return;
+        }
+        if (started && st.seq > highest + 1 && f->n_gaps < SINK_GAPS) {
+            /* Where the losses were (a later reordered packet may fill some). */
+            f->gaps[f->n_gaps].first = highest + 1;
+            f->gaps[f->n_gaps].count = st.seq - highest - 1;
+            f->gaps[f->n_gaps++].t_ns = t_rx;
         }
         add_latency(s, f, t_rx, st.t_send_ns);
         sink_jitter_add(&f->jitter, (int64_t) t_rx, (int64_t) st.t_send_ns);
@@ -587,6 +597,22 @@ flow_to_json(const struct sink_stats *s, const struct flow *f)
             expected ? (double) lost / (double) expected : 0, 6));
         json_object_object_add(q, "duplicates", json_object_new_uint64(f->seq.duplicates));
         json_object_object_add(q, "reordered", json_object_new_uint64(f->seq.reordered));
+        if (f->n_gaps) {
+            struct json_object *gaps = json_object_new_array();
+            for (size_t g = 0; g < f->n_gaps; g++) {
+                struct json_object *gap = json_object_new_object();
+                json_object_object_add(gap, "at_s", jdouble(
+                    (double) (f->gaps[g].t_ns - s->t0_ns) / 1e9, 6));
+                json_object_object_add(gap, "monotonic_s", jdouble(
+                    (double) f->gaps[g].t_ns / 1e9, 6));
+                json_object_object_add(gap, "first", json_object_new_uint64(
+                    f->gaps[g].first));
+                json_object_object_add(gap, "count", json_object_new_uint64(
+                    f->gaps[g].count));
+                json_object_array_add(gaps, gap);
+            }
+            json_object_object_add(q, "gaps", gaps);
+        }
         json_object_object_add(o, "seq", q);
         json_object_object_add(o, "jitter_us", jdouble(f->jitter.j / 1e3, 2));
     }

@@ -49,6 +49,7 @@ uint64_t sink_hist_percentile(const struct sink_hist *, double p);
 
 /* Sequence numbers. */
 #define SINK_SEQ_WINDOW 16384u
+#define SINK_GAPS 32                /* gaps in a numbered flow reported with times */
 
 struct sink_seq {
     bool started;
