@@ -124,30 +124,6 @@ signals_wait(void)
     poll_fd_wait(signal_pipe[0], POLLIN);
 }
 
-struct vnet_error *
-vnetd_commit(struct vnetd *d, struct json_object *before)
-{
-    struct json_object *now = registry_to_json(&d->registry);
-    crashpoint("registry-save");
-    int err = state_file_save(d->state, now);
-    json_object_put(now);
-    crashpoint("registry-saved");
-    if (!err) {
-        json_object_put(before);
-        return NULL;
-    }
-    registry_destroy(&d->registry);
-    struct vnet_error *restore = registry_from_json(&d->registry, before);
-    json_object_put(before);
-    if (restore) {
-        /* Impossible: 'before' was produced by registry_to_json(). */
-        VNLOG_ERR("cannot restore registry: %s", restore->message);
-        abort();
-    }
-    return vnet_error_from_errno(err, "cannot save state to %s; the change was "
-                                 "undone", state_file_path(d->state));
-}
-
 static void
 usage(void)
 {
