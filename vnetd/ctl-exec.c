@@ -1,7 +1,9 @@
-/* ctl-exec.c -- 'vnetctl chain exec CHAIN NODE -- PROGRAM [ARG...]': runs a program
- * inside a VNode (its namespaces and cgroup), the way 'virsh lxc-enter-namespace'
- * does, through libvirt-lxc.  The program is exec'd with its argument vector as
- * given: no shell is involved.  vnetd tells which domain and libvirt URI to use. */
+/* ctl-exec.c -- 'vnetctl chain exec CHAIN NODE [--shadow] -- PROGRAM [ARG...]': runs
+ * a program inside a VNode (its namespaces and cgroup), the way 'virsh
+ * lxc-enter-namespace' does, through libvirt-lxc.  NODE is an NF (the VNode serving
+ * production, or with --shadow its shadow), "source", "sink" or "monitor".  The
+ * program is exec'd with its argument vector as given: no shell is involved.  vnetd
+ * tells which domain and libvirt URI to use. */
 #include "vnetd/ctl-commands.h"
 
 #include <errno.h>
@@ -23,15 +25,19 @@ get_str(struct json_object *obj, const char *key)
     return json_object_object_get_ex(obj, key, &v) ? json_object_get_string(v) : NULL;
 }
 
-/* Finds the domain of 'node' in a chain/show result. */
+/* Finds the domain of 'node' in a chain/show result: for an NF, the VNode serving
+ * production or, if 'shadow', the one that does not (both sides have the NF's
+ * name).  Only NFs have a shadow. */
 static const char *
-find_domain(struct json_object *chain, const char *node)
+find_domain(struct json_object *chain, const char *node, bool shadow)
 {
     struct json_object *vnodes = json_object_object_get(
         json_object_object_get(chain, "instance"), "vnodes");
     for (size_t i = 0; i < json_object_array_length(vnodes); i++) {
         struct json_object *v = json_object_array_get_idx(vnodes, i);
-        if (!strcmp(get_str(v, "node"), node)) {
+        const char *serves = get_str(v, "serves");
+        if (!strcmp(get_str(v, "node"), node)
+            && (serves ? !strcmp(serves, shadow ? "shadow" : "production") : !shadow)) {
             return get_str(v, "domain");
         }
     }
@@ -61,12 +67,14 @@ ctl_cmd_chain_exec(struct ctl_context *ctx)
         json_object_put(shown);
         return rc;
     }
-    const char *domain = find_domain(shown, node);
+    bool shadow = ctl_get_option(ctx, "shadow") != NULL;
+    const char *domain = find_domain(shown, node, shadow);
     const char *uri = get_str(json_object_object_get(
                                   json_object_object_get(status, "substrate"), "libvirt"),
                               "uri");
     if (!domain || !uri) {
-        fprintf(ctx->err, "vnetctl: chain '%s' has no running VNode '%s'\n", chain, node);
+        fprintf(ctx->err, "vnetctl: chain '%s' has no running %sVNode '%s'\n", chain,
+                shadow ? "shadow " : "", node);
         json_object_put(shown);
         json_object_put(status);
         return CTL_EXIT_DAEMON;

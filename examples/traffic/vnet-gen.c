@@ -6,6 +6,7 @@
  *   --rate PPS over --flows N (Pareto-weighted, gen-plan.h), paced or --poisson;
  *   --burst "flow=I,rate=PPS,duration=USEC,at=MSEC": extra packets of one flow;
  *   --rtp: a G.711 RTP stream, 188-byte UDP payload every 20 ms (payload.h);
+ *   --tos: the IPv4 TOS byte (DSCP and ECN), to test what a chain does with it;
  *   --seq: a sequence stamp (flow, number, CLOCK_MONOTONIC send time) in every
  *          background packet, for vnet-sink's loss, reordering and latency.
  * TCP mode (--tcp HOST:PORT): a kernel TCP connection, writes of --size bytes at
@@ -68,6 +69,7 @@ struct gen {
     bool have_src, have_dst;
     uint64_t rate, count, duration_ns, seed, size;
     bool have_rate, seq, poisson, rtp;
+    uint8_t tos;
     uint32_t n_flows;
     double alpha;
     struct gen_range sport, dport;
@@ -131,7 +133,7 @@ finish_udp(struct gen *g, uint8_t *f, size_t len, uint16_t sport, uint16_t dport
     uint8_t *ip = f + 14;
     size_t ip_len = len - 14;
     ip[0] = 0x45;
-    ip[1] = 0;
+    ip[1] = g->tos;
     pkt_put16(ip + 2, (uint16_t) ip_len);
     pkt_put16(ip + 4, g->ip_id++);
     pkt_put16(ip + 6, 0);
@@ -491,6 +493,7 @@ usage(void)
            "  --dport LO[-HI]    destination ports (default 9)\n"
            "  --size BYTES       frame size without FCS (default 60, with --seq 66; <= 1514)\n"
            "  --seq              stamp each packet (flow, number, send time)\n"
+           "  --tos N            IPv4 TOS byte, DSCP << 2 | ECN (default 0)\n"
            "  --burst SPEC       flow=I,rate=PPS,duration=USEC,at=MSEC (repeatable)\n"
            "  --rtp              add a G.711 RTP stream (188 B payload every 20 ms)\n"
            "  --rtp-port P       its UDP ports (default 5004)\n"
@@ -528,7 +531,7 @@ parse_options(struct gen *g, int argc, char *argv[])
 {
     enum { O_DEV = 256, O_SRC_MAC, O_DST_MAC, O_SRC, O_DST, O_RATE, O_FLOWS, O_PARETO,
            O_POISSON, O_SPORT, O_DPORT, O_SIZE, O_SEQ, O_BURST, O_RTP, O_RTP_PORT, O_TCP,
-           O_DURATION, O_COUNT, O_SEED, O_OUT };
+           O_DURATION, O_COUNT, O_SEED, O_OUT, O_TOS };
     static const struct option options[] = {
         { "dev", required_argument, NULL, O_DEV },
         { "src-mac", required_argument, NULL, O_SRC_MAC },
@@ -543,6 +546,7 @@ parse_options(struct gen *g, int argc, char *argv[])
         { "dport", required_argument, NULL, O_DPORT },
         { "size", required_argument, NULL, O_SIZE },
         { "seq", no_argument, NULL, O_SEQ },
+        { "tos", required_argument, NULL, O_TOS },
         { "burst", required_argument, NULL, O_BURST },
         { "rtp", no_argument, NULL, O_RTP },
         { "rtp-port", required_argument, NULL, O_RTP_PORT },
@@ -608,6 +612,9 @@ parse_options(struct gen *g, int argc, char *argv[])
         case O_SEQ:
             g->seq = true;
             break;
+        case O_TOS:
+            g->tos = (uint8_t) uint_opt("--tos", optarg, 0, 255);
+            break;
         case O_BURST: {
             vnet_grow((void **) &g->bursts, &g->bursts_cap, g->n_bursts + 1,
                       sizeof *g->bursts);
@@ -663,9 +670,10 @@ check_options(struct gen *g)
         usage_error("expected exactly one of --dev IFACE (raw mode) or --tcp IP:PORT");
     }
     if (g->tcp) {
-        if (g->rtp || g->seq || g->n_bursts || g->have_dst_mac || g->have_src) {
-            usage_error("--tcp: --rtp, --seq, --burst, --dst-mac and --src are raw-mode "
-                        "options (use --dev)");
+        if (g->rtp || g->seq || g->n_bursts || g->have_dst_mac || g->have_src
+            || g->tos) {
+            usage_error("--tcp: --rtp, --seq, --burst, --tos, --dst-mac and --src are "
+                        "raw-mode options (use --dev)");
         }
         if (!g->size) {
             g->size = 1448;
