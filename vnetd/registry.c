@@ -151,6 +151,13 @@ shadow_spec_to_json(const struct shadow_spec *sh)
     if (sh->retiring) {
         json_object_object_add(obj, "retiring", json_object_new_boolean(true));
     }
+    uint64_t now = vnet_mono_ns();
+    if (sh->drain_until_ns > now) {
+        /* Persisted as wall-clock time, so that a vnetd restarted in the middle of
+         * a swap's drain keeps delivering what the old side still holds. */
+        json_object_object_add(obj, "drain_until_ms", json_object_new_int64(
+            (int64_t) ((vnet_wall_ns() + (sh->drain_until_ns - now)) / 1000000)));
+    }
     return obj;
 }
 
@@ -159,16 +166,18 @@ shadow_spec_from_json(struct json_object *obj, const struct jpath *path,
                       struct shadow_spec **ret)
 {
     static const char *const fields[] = { "template", "active", "swaps", "retiring",
-                                          NULL };
+                                          "drain_until_ms", NULL };
     struct json_object *tj;
-    int64_t active = 0, swaps = 0;
+    int64_t active = 0, swaps = 0, drain_until_ms = 0;
     bool retiring = false;
     struct vnet_error *error;
     if ((error = jv_check_object(obj, path, fields))
         || (error = jv_get_member(obj, path, "template", true, &tj))
         || (error = jv_get_int(obj, path, "active", false, 0, 1, &active))
         || (error = jv_get_int(obj, path, "swaps", false, 0, INT32_MAX, &swaps))
-        || (error = jv_get_bool(obj, path, "retiring", false, &retiring))) {
+        || (error = jv_get_bool(obj, path, "retiring", false, &retiring))
+        || (error = jv_get_int(obj, path, "drain_until_ms", false, 0, INT64_MAX,
+                               &drain_until_ms))) {
         return error;
     }
     struct chain_template *t;
@@ -183,6 +192,10 @@ shadow_spec_from_json(struct json_object *obj, const struct jpath *path,
     sh->active = (int) active;
     sh->swaps = (unsigned) swaps;
     sh->retiring = retiring;
+    int64_t now_ms = (int64_t) (vnet_wall_ns() / 1000000);
+    if (drain_until_ms > now_ms) {
+        sh->drain_until_ns = vnet_mono_ns() + (uint64_t) (drain_until_ms - now_ms) * 1000000;
+    }
     *ret = sh;
     return NULL;
 }

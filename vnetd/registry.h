@@ -44,9 +44,10 @@ struct shadow_spec {
     int active;
     unsigned int swaps;
     bool retiring;
-    uint64_t drain_until_ns;    /* monotonic; not persisted: until then the side that
-                                 * served production before the last swap still
-                                 * delivers the packets that entered it */
+    uint64_t drain_until_ns;    /* monotonic (persisted as wall-clock time): until
+                                 * then the side that served production before the
+                                 * last swap still delivers the packets that
+                                 * entered it */
 };
 
 struct chain_entry {

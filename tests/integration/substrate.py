@@ -117,6 +117,7 @@ def registry_view(name):
         j.pop(k, None)
     if j.get("shadow"):
         j["shadow"].pop("swaps", None)      # a counter: every swap and undo adds one
+        j["shadow"].pop("drain_until_ms", None)     # a time, for a second after a swap
     return j
 
 

@@ -75,6 +75,43 @@ test_json_round_trip(void **state)
     registry_destroy(&back);
 }
 
+/* A swap's drain period survives a restart (wall-clock time in the file); one that
+ * is over is not written, and one that ended while vnetd was down is dropped. */
+static void
+test_drain_persisted(void **state)
+{
+    struct registry reg, back;
+    registry_init(&reg);
+    assert_null(registry_add(&reg, template_named("one"), "1.json", 11, false));
+    struct chain_entry *e = registry_find(&reg, "one");
+    e->shadow = vnet_xzalloc(sizeof *e->shadow);
+    e->shadow->tmpl = chain_template_clone(e->tmpl);
+    e->shadow->active = 1;
+    e->shadow->drain_until_ns = vnet_mono_ns() + 3000000000ull;
+    struct json_object *j = registry_to_json(&reg);
+    assert_null(registry_from_json(&back, j));
+    uint64_t left = registry_find(&back, "one")->shadow->drain_until_ns - vnet_mono_ns();
+    assert_true(left > 2000000000ull && left <= 3000000000ull);
+    registry_destroy(&back);
+    json_object_put(j);
+
+    e->shadow->drain_until_ns = vnet_mono_ns() - 1;
+    j = registry_to_json(&reg);
+    assert_null(strstr(json_object_to_json_string(j), "drain_until_ms"));
+    json_object_put(j);
+
+    e->shadow->drain_until_ns = vnet_mono_ns() + 3000000000ull;
+    j = registry_to_json(&reg);
+    struct json_object *sh = json_object_object_get(
+        json_object_array_get_idx(json_object_object_get(j, "chains"), 0), "shadow");
+    json_object_object_add(sh, "drain_until_ms", json_object_new_int64(1000));
+    assert_null(registry_from_json(&back, j));
+    assert_int_equal(registry_find(&back, "one")->shadow->drain_until_ns, 0);
+    registry_destroy(&back);
+    json_object_put(j);
+    registry_destroy(&reg);
+}
+
 static void
 test_invalid_stored_template(void **state)
 {
@@ -101,6 +138,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_find_remove),
         cmocka_unit_test(test_json_round_trip),
+        cmocka_unit_test(test_drain_persisted),
         cmocka_unit_test(test_invalid_stored_template),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
