@@ -90,7 +90,15 @@ def start_vnetd(crash_at=None):
         if os.path.exists(CRASH_LOG):
             os.unlink(CRASH_LOG)
     run([VNETD] + VNETD_ARGS + ["--detach"], env=env)
-    vnetctl("status")
+    # Ready once it has observed the substrate: every VNet it knows is healthy
+    # (until then it refuses, for instance, a swap to a side it cannot yet see).
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        st = json.loads(vnetctl("--json", "status").stdout)
+        vnets = st.get("substrate", {}).get("health", {}).get("vnets", [])
+        if vnets and all(v["state"] == "ok" for v in vnets):
+            break
+        time.sleep(0.05)
 
 
 def restart_vnetd(crash_at=None):
