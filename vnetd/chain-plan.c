@@ -176,8 +176,8 @@ make_endpoint(struct vnode_plan *v, const struct chain_plan *p,
     argv_add(v, &cap, "--no-ipv6");
 }
 
-/* Sets the CPU limits of 'v': uncapped with 'shares', or capped at 'quota_pct' % of
- * one CPU (0: no cap). */
+/* Sets the CPU limits of 'v': 'shares', and a cap of 'quota_pct' % of each of the
+ * VNode's CPUs (0: no cap). */
 static void
 set_cpu(struct vnode_plan *v, const struct chain_plan_cpu *cpu, unsigned int shares,
         unsigned int quota_pct)
@@ -185,10 +185,10 @@ set_cpu(struct vnode_plan *v, const struct chain_plan_cpu *cpu, unsigned int sha
     if (!cpu) {
         return;
     }
+    uint64_t cpus = v->cpus ? v->cpus : 1;
     v->cpu_shares = shares;
     v->cpu_period_us = cpu->period_us;
-    v->cpu_quota_us = quota_pct ? (int) ((uint64_t) cpu->period_us * quota_pct / 100)
-                                : -1;
+    v->cpu_quota_us = quota_pct ? (int) (cpu->period_us * cpus * quota_pct / 100) : -1;
 }
 
 /* Every VNode's limits follow its role: production, shadow (the inactive side) or

@@ -25,10 +25,12 @@
  * production), and every port of the monitoring VNode is receive-only (a rule drops
  * what it sends).  With CPU limits in the environment, the VNodes serving
  * production, the source and the sink get the production shares and no cap; the
- * inactive side's NFs and the monitoring VNode get fewer shares and a quota, so a
- * runaway shadow or monitor cannot starve production.  The limits follow the
- * role: after a swap the new production side is uncapped (the libvirt adapter
- * applies the change to the running VNodes).
+ * inactive side's NFs and the monitoring VNode get fewer shares (production wins
+ * when the host is short of CPU) and a quota (by default a shadow NF may use the
+ * CPUs its template declares, as production's NF, and no more: a comparison stays
+ * fair on an idle host, and a runaway shadow or monitor is bounded).  The limits
+ * follow the role: after a swap the new production side is uncapped (the libvirt
+ * adapter applies the change to the running VNodes).
  *
  * Ownership: chain_plan_create() returns a plan the caller destroys. */
 #ifndef VNETD_CHAIN_PLAN_H
@@ -101,8 +103,9 @@ struct mirror_plan {
     const char *output;
 };
 
-/* CPU limits by role (vnetd's configuration).  Quotas are in percent of one CPU
- * per 'period_us'; 0 means no cap. */
+/* CPU limits by role (vnetd's configuration).  Quotas are in percent of each CPU
+ * the VNode has (its template's 'cpus'; the monitoring VNode has one) per
+ * 'period_us'; 0 means no cap. */
 struct chain_plan_cpu {
     unsigned int production_shares;     /* production NFs, source, sink */
     unsigned int shadow_shares, shadow_quota_pct;

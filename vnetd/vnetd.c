@@ -154,14 +154,14 @@ usage(void)
            "  --nf-control-dir DIR   NF control sockets (default %s/nf)\n"
            "  --op-timeout SECS      give up creating/deleting a chain after SECS (120)\n"
            "  --cpu-shares N         CPU shares of the VNodes serving production\n"
-           "                         (default 1024; 0: no CPU limits on any VNode)\n"
+           "                         (default 1024; 0: vnetd manages no CPU limits)\n"
            "  --shadow-cpu-shares N  CPU shares of each shadow VNode (default: a\n"
            "                         quarter of --cpu-shares)\n"
-           "  --shadow-cpu-quota PCT cap each shadow VNode at PCT %% of one CPU\n"
-           "                         (default 50; 0: no cap)\n"
+           "  --shadow-cpu-quota PCT cap each shadow VNode at PCT %% of each CPU its\n"
+           "                         template gives it (default 100; 0: no cap)\n"
            "  --monitor-cpu-shares N, --monitor-cpu-quota PCT\n"
-           "                         the same for the monitoring VNode (defaults: a\n"
-           "                         quarter of --cpu-shares, 50)\n"
+           "                         the same for the monitoring VNode, which has one\n"
+           "                         CPU (defaults: a quarter of --cpu-shares, 50)\n"
            "  --cpu-period USECS     the period of those caps (default 100000)\n"
            "  --metrics ADDR:PORT    serve Prometheus metrics there (loopback only;\n"
            "                         off by default), e.g. 127.0.0.1:9464\n"
@@ -261,7 +261,7 @@ parse_options(int argc, char *argv[], struct options *o)
         .datapath = "auto",
         .control_dir = VNET_DEFAULT_RUN_DIR "/nf",
         .op_timeout_s = 120,
-        .cpu = { .production_shares = 1024, .shadow_quota_pct = 50,
+        .cpu = { .production_shares = 1024, .shadow_quota_pct = 100,
                  .monitor_quota_pct = 50, .period_us = 100000 },
         .max_clients = 1024,
         .rate_limit = 1000,

@@ -296,6 +296,7 @@ test_isolation(void **state)
 {
     struct chain_template *t = load("fw-nat-vpn.json");
     struct chain_template *s = load("fw-nat-vpn.json");
+    s->nodes[1].cpus = 2;                   /* a quota is per CPU of the VNode */
     const char *nodes[] = { "fw", "nat", "vpn" };
     struct chain_plan_monitor mon = { nodes, 3, 128, NULL, 128 };
     struct chain_plan_cpu cpu = { 1024, 256, 50, 128, 25, 100000 };
@@ -312,9 +313,10 @@ test_isolation(void **state)
                 assert_cpu(chain_plan_find_vnode(p, nodes[k], active), 1024, -1);
                 const struct vnode_plan *sh = chain_plan_find_vnode(p, nodes[k],
                                                                     !active);
-                assert_cpu(sh, 256, 50000);
+                assert_cpu(sh, 256, 50000 * (int) sh->cpus);
+                assert_int_equal(sh->cpus, k == 1 && !active ? 2 : 1);
                 if (sh->original) {
-                    assert_cpu(sh->original, 256, 50000);
+                    assert_cpu(sh->original, 256, 50000 * (int) sh->cpus);
                 }
             }
             assert_cpu(chain_plan_find_vnode(p, "source", 0), 1024, -1);
