@@ -80,3 +80,26 @@ virsh_t() { virsh -q -c "$LIBVIRT_URI" "$@"; }
 
 # json_get FILE PYEXPR : evaluates a Python expression over the JSON in FILE ('j').
 json_get() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# start_vnetd_restartable [ARGS...] : vnetd on the test's substrate for a Python
+# driver (substrate.py) that restarts it: VNETD_ARGS holds its options, and the
+# cleanup stops whichever vnetd runs at the end.
+start_vnetd_restartable() {
+    mkdir -p "$T/nf"
+    VNETD_ARGS=(--socket "$T/vnetd.sock" --state-dir "$T/state" --log-file "$T/vnetd.log"
+                --pidfile "$T/vnetd.pid" "${SUBSTRATE_OPTS[@]}" --nf-control-dir "$T/nf" "$@")
+    export VNET_SOCKET=$T/vnetd.sock
+    "$VNETD" "${VNETD_ARGS[@]}" --detach
+    on_exit 'stop_pid "$(cat "$T/vnetd.pid")"'
+}
+
+# run_driver SCRIPT.py : runs a Python driver of tests/integration with the
+# environment substrate.py reads.
+run_driver() {
+    VNETD=$VNETD VNETCTL=$VNETCTL LIBVIRT_URI=$LIBVIRT_URI T=$T SUB=$SUB \
+    OVSDB=$SUB/ovs/db.sock SUB_NETNS=$SUB_NETNS VNET_GEN=$VNET_BUILD/examples/vnet-gen \
+    VNET_SINK=$VNET_BUILD/examples/vnet-sink VNET_SOURCE=$VNET_SOURCE \
+    VNETD_ARGS=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
+                 "${VNETD_ARGS[@]}") \
+        python3 "$VNET_SOURCE/tests/integration/$1"
+}

@@ -8,13 +8,7 @@
 # the production chain loses nothing.  The matrix itself is crash-matrix.py.
 source "$(dirname "$0")/lib.sh"
 start_substrate
-mkdir -p "$T/nf"
-VNETD_ARGS=(--socket "$T/vnetd.sock" --state-dir "$T/state" --log-file "$T/vnetd.log"
-            --pidfile "$T/vnetd.pid" "${SUBSTRATE_OPTS[@]}" --nf-control-dir "$T/nf")
-export VNET_SOCKET=$T/vnetd.sock
-"$VNETD" "${VNETD_ARGS[@]}" --detach
-# The matrix restarts vnetd many times: stop whichever one runs at the end.
-on_exit 'stop_pid "$(cat "$T/vnetd.pid")"'
+start_vnetd_restartable
 
 expect_rc 0 "$VNETCTL" chain load "$VNET_SOURCE/templates/chains/fw-nat-vpn.json"
 expect_rc 0 "$VNETCTL" chain create fw-nat-vpn
@@ -27,11 +21,7 @@ json.dump(t, open(sys.argv[2], "w"))
 PY
 expect_rc 0 "$VNETCTL" chain load "$T/crash-b.json"
 
-VNETD=$VNETD VNETCTL=$VNETCTL LIBVIRT_URI=$LIBVIRT_URI T=$T SUB=$SUB \
-OVSDB=$SUB/ovs/db.sock SUB_NETNS=$SUB_NETNS VNET_GEN=$VNET_BUILD/examples/vnet-gen \
-VNET_SINK=$VNET_BUILD/examples/vnet-sink \
-VNETD_ARGS=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${VNETD_ARGS[@]}") \
-    python3 "$VNET_SOURCE/tests/integration/crash-matrix.py" \
+run_driver crash-matrix.py \
     || fail "crash matrix (vnetd log: $T/vnetd.log)"
 python3 - "$T/crash-results.json" <<'PY'
 import json, sys
