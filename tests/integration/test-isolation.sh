@@ -16,8 +16,8 @@
 #  - the monitoring VNode sending out of every one of its (mirror-receiving) ports
 #    reaches nothing: each port's drop rule counts exactly what it sent;
 #  - CPU hogs (2 busy loops in the monitoring VNode, 2 in a shadow NF VNode) stay
-#    within their caps, alone and while production's saturated throughput is
-#    measured with and without them (alternating, same run, medians of 5).
+#    within their caps, alone and while production's throughput (at 5 kpps, and
+#    saturated) is measured with and without them (alternating pairs, medians).
 # VNET_ISO_VNETD_OPTS adds vnetd options (e.g. "--shadow-cpu-quota 0
 # --monitor-cpu-quota 0" or "--cpu-shares 0") and VNET_ISO_MEASURE_ONLY=1 skips the
 # throughput and hog-usage assertions: how the RESULTS.md comparison was made.
@@ -360,36 +360,41 @@ start_hogs() {
         HOG_JOBS+=($!)
     done
 }
-stop_hogs() {
-    local job child t
-    for job in "${HOG_JOBS[@]}"; do
-        for child in $(pgrep -P "$job"); do
-            for t in $(pgrep -P "$child"); do kill -TERM "$t" 2>/dev/null || true; done
-        done
+# stop_inner JOB: TERM the program a 'chain exec' we started (JOB) runs in the VNode.
+stop_inner() {
+    local child t
+    for child in $(pgrep -P "$1"); do
+        for t in $(pgrep -P "$child"); do kill -TERM "$t" 2>/dev/null || true; done
     done
+}
+stop_hogs() {
+    local job
+    for job in "${HOG_JOBS[@]}"; do stop_inner "$job"; done
     wait "${HOG_JOBS[@]}" 2>/dev/null || true
     HOG_JOBS=()
 }
 HOG_JOBS=()
 on_exit 'stop_hogs'
-# measure: production's throughput under saturation (64-byte UDP offered at
-# $RATE pps for 2 s: above what the chain carries on this host -- generator at its
-# maximum livelocks the userspace datapath on a busy 2-core host), with the CPU
-# time the monitor's and the shadow VPN's cgroups used meanwhile.
-RATE=${VNET_ISO_RATE:-60000}
+# measure RATE: the packets per second production delivers (64-byte UDP offered at
+# RATE for 2 s, source to sink through fw -> nat -> vpn), and the CPU (fraction of a
+# CPU) the monitor's and the shadow VPN's cgroups used meanwhile.  The sink runs
+# until the generator is done (on a busy host 'chain exec' may take seconds to
+# start either), then is stopped.
 measure() {
-    rm -f "$T/c-sink.err"
+    rm -f "$T/c-sink.err" "$T/c-sink.json"
     "$VNETCTL" chain exec "$CHAIN" sink -- "$SINK" --dev eth0 --dport 5000 \
-        --duration 3.5 --out "$T/c-sink.json" >/dev/null 2>"$T/c-sink.err" &
+        --duration 60 --out "$T/c-sink.json" >/dev/null 2>"$T/c-sink.err" &
     local job=$!
-    for _ in $(seq 50); do grep -q ready "$T/c-sink.err" 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 300); do grep -q ready "$T/c-sink.err" 2>/dev/null && break; sleep 0.1; done
     local m0 h0 t0 m1 h1 t1
     m0=$(cg_usage "$MON_DOM"); h0=$(cg_usage "$HOG_DOM"); t0=$(date +%s%N)
     "$VNETCTL" chain exec "$CHAIN" source -- "$GEN" --dev eth0 --dst-mac "$GW" \
-        --src 10.70.0.10 --dst 10.70.0.20 --dport 5000 --rate "$RATE" --seq \
+        --src 10.70.0.10 --dst 10.70.0.20 --dport 5000 --rate "$1" --seq \
         --duration 2 >"$T/c-gen.json"
     m1=$(cg_usage "$MON_DOM"); h1=$(cg_usage "$HOG_DOM"); t1=$(date +%s%N)
-    wait "$job"
+    sleep 0.5
+    stop_inner "$job"
+    wait "$job" || true
     python3 - "$T/c-gen.json" "$T/c-sink.json" "$((m1 - m0))" "$((h1 - h0))" \
         "$((t1 - t0))" <<'PY'
 import json, sys
@@ -402,8 +407,8 @@ PY
 }
 throttled() { cg "$1" cpu.stat | awk '$1 == "nr_throttled" {print $2}'; }
 # hogs_alone MON_CAP HOG_CAP: the hogs with no traffic for 3 s; each cgroup's use
-# must stay within its cap (a fraction of a CPU) plus a few periods' slack.  Sets HA_MON, HA_HOG
-# (use) and HA_TMON, HA_THOG (periods in which each cgroup was throttled).
+# must stay within its cap (a fraction of a CPU) plus a few periods' slack.  Sets
+# HA_MON, HA_HOG (use) and HA_TMON, HA_THOG (periods in which each was throttled).
 hogs_alone() {
     local tm0 th0 m0 h0 t0 m1 h1 t1
     tm0=$(throttled "$MON_DOM"); th0=$(throttled "$HOG_DOM")
@@ -424,54 +429,62 @@ if [ -z "${VNET_ISO_VNETD_OPTS:-}" ]; then
     pass "two busy loops in the monitor and in the shadow VPN: their cgroups used $HA_MON and $HA_HOG of a CPU (caps 0.5 and 1.0; throttled in $HA_TMON and $HA_THOG periods of 100 ms: on a busy host they often get less than their caps)"
 fi
 
-# Production under the hogs: alternating runs without and with them.
+# Production under the hogs, runs alternating without and with them: at 5 kpps (a
+# load production carries; the other tests run 1-3 kpps) for the assertion, and
+# offered far above capacity (60 kpps; the chain carries 10-20 kpps on this busy
+# host) for the record.
+MODERATE=${VNET_ISO_RATE:-5000}
 : >"$T/c.txt"
 for rep in 1 2 3 4 5; do
-    read -r pps mon hog <<<"$(measure)"
-    echo "off $pps $mon $hog" >>"$T/c.txt"
+    echo "off $(measure "$MODERATE")" >>"$T/c.txt"
+    [ "$rep" -gt 3 ] || echo "sat-off $(measure 60000)" >>"$T/c.txt"
     start_hogs
     sleep 1
-    read -r pps mon hog <<<"$(measure)"
-    echo "on $pps $mon $hog" >>"$T/c.txt"
+    echo "on $(measure "$MODERATE")" >>"$T/c.txt"
+    [ "$rep" -gt 3 ] || echo "sat-on $(measure 60000)" >>"$T/c.txt"
     stop_hogs
-    echo "rep $rep: $(tail -2 "$T/c.txt" | tr '\n' ' ')" >&2
+    echo "rep $rep: $(grep -c . "$T/c.txt") runs; last: $(tail -1 "$T/c.txt")" >&2
 done
-python3 - "$T/c.txt" "${VNET_ISO_MEASURE_ONLY:-}" >"$T/c-verdict.txt" <<'PY' || fail "CPU isolation: $(cat "$T/c-verdict.txt")"
+python3 - "$T/c.txt" "${VNET_ISO_MEASURE_ONLY:-}" "$MODERATE" >"$T/c-verdict.txt" <<'PY' || fail "CPU isolation: $(cat "$T/c-verdict.txt")"
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-off = [r for r in rows if r[0] == "off"]
-on = [r for r in rows if r[0] == "on"]
-# Each run with the hogs is compared with the run just before it: the host's other
-# load drifts over a minute.  A run without them below 2000 pps means the host
-# could not carry production at all then (ovs-vswitchd's userspace datapath, which
-# runs outside the VNodes, did not get the CPU): that pair says nothing.
-pairs = [(float(a[1]), float(b[1])) for a, b in zip(off, on) if float(a[1]) >= 2000]
-ratios = [b / a for a, b in pairs]
-ratio = statistics.median(ratios) if ratios else float("nan")
-print(f"production throughput without / with the hogs: "
-      f"{[int(float(r[1])) for r in off]} / {[int(float(r[1])) for r in on]} pps; "
-      f"median ratio {ratio:.2f} over {len(ratios)} valid pairs; hogs' cgroups "
-      f"meanwhile: monitor {[r[2] for r in on]}, shadow VPN {[r[3] for r in on]} of a CPU")
+rate = float(sys.argv[3])
+get = lambda k: [r for r in rows if r[0] == k]
+def pairs(a, b, floor):
+    # Each run with the hogs against the run just before it (the host's other load
+    # drifts over a minute).  A run without them below 'floor' means the host could
+    # not carry production then (ovs-vswitchd's userspace datapath, which runs
+    # outside the VNodes, did not get the CPU): that pair says nothing.
+    return [float(y[1]) / float(x[1]) for x, y in zip(get(a), get(b))
+            if float(x[1]) >= floor]
+mod, sat = pairs("off", "on", rate / 2), pairs("sat-off", "sat-on", 2000)
+med = lambda v: statistics.median(v) if v else float("nan")
+pps = lambda k: [int(float(r[1])) for r in get(k)]
+print(f"at {rate:.0f} pps offered, delivered without / with the hogs: {pps('off')} / "
+      f"{pps('on')} pps, median ratio {med(mod):.2f} over {len(mod)} valid pairs; "
+      f"saturated (60 kpps offered): {pps('sat-off')} / {pps('sat-on')} pps, median "
+      f"ratio {med(sat):.2f} over {len(sat)} pairs; hogs' cgroups meanwhile: monitor "
+      f"{[r[2] for r in get('on') + get('sat-on')]}, shadow VPN "
+      f"{[r[3] for r in get('on') + get('sat-on')]} of a CPU")
 if sys.argv[2]:
     sys.exit(0)
+on = get("on") + get("sat-on")
 # The caps hold under load too (~2.5 s windows: a few periods of slack).
 assert max(float(r[2]) for r in on) <= 0.55 and max(float(r[3]) for r in on) <= 1.05, on
-# The hogs really competed for the CPU (under load they get less than their caps:
-# their shares are a quarter of production's): the test is not vacuous.
+# The hogs really competed for the CPU: the test is not vacuous.
 assert all(float(r[2]) + float(r[3]) >= 0.3 for r in on), on
-if len(ratios) < 3:
+if len(mod) < 3:
     print("INCONCLUSIVE: the host was too busy to carry production in most runs")
     sys.exit(0)
-# With the limits production kept 0.50-0.61 of its saturated throughput (medians
-# of 5 pairs, several runs), single pairs 0.6-0.95 when the host was quieter; the
-# host's own load moves a run by +-30 % and sometimes leaves the switch no CPU at
-# all.  0.25, half the lowest median seen, still catches hogs that take
-# production's CPU.  (The switch runs outside the VNodes and all VNodes share one
-# weight against it, so the caps and shares are checked directly above.)
-assert ratio >= 0.25, ratios
+# At a load production carries, hogs held by their limits cost it little; this
+# shared host alone moves a single run by up to half (0.43-1.0 of 5 kpps delivered
+# in a quiet configuration), hence the median of 5 pairs and 0.6.  Saturated
+# throughput is only recorded: near the userspace switch's capacity a little CPU
+# less moves it off a cliff (0.07-0.88 with the same limits, depending on the host).
+assert med(mod) >= 0.6, mod
 PY
 cat "$T/c-verdict.txt" >&2
-pass "under the hogs production kept $(sed -n 's/.*median ratio \([0-9.na]*\) over \([0-9]*\) valid.*/\1 of its saturated throughput (median of \2 paired runs)/p' "$T/c-verdict.txt")$(grep -q INCONCLUSIVE "$T/c-verdict.txt" && echo ' -- INCONCLUSIVE: host too busy' || true)"
+pass "under the hogs production delivered $(sed -n 's/.*pps, median ratio \([0-9.na]*\) over \([0-9]*\) valid pairs.*/\1 of what it delivered without them at 5 kpps (median of \2 paired runs)/p' "$T/c-verdict.txt")$(grep -q INCONCLUSIVE "$T/c-verdict.txt" && echo ' -- INCONCLUSIVE: host too busy' || true)"
 
 
 
