@@ -407,7 +407,8 @@ PY
 }
 throttled() { cg "$1" cpu.stat | awk '$1 == "nr_throttled" {print $2}'; }
 # hogs_alone MON_CAP HOG_CAP: the hogs with no traffic for 3 s; each cgroup's use
-# must stay within its cap (a fraction of a CPU) plus a few periods' slack.  Sets
+# must stay within its cap (a fraction of a CPU) plus 0.1: the kernel hands out
+# quota in 5 ms slices per CPU, so a period can overrun by 10 ms here.  Sets
 # HA_MON, HA_HOG (use) and HA_TMON, HA_THOG (periods in which each was throttled).
 hogs_alone() {
     local tm0 th0 m0 h0 t0 m1 h1 t1
@@ -421,7 +422,7 @@ hogs_alone() {
     HA_TMON=$(($(throttled "$MON_DOM") - tm0)); HA_THOG=$(($(throttled "$HOG_DOM") - th0))
     read -r HA_MON HA_HOG <<<"$(python3 -c "print(f'{$((m1 - m0)) / $((t1 - t0)):.3f} {$((h1 - h0)) / $((t1 - t0)):.3f}')")"
     echo "hogs alone (caps $1 / $2): monitor $HA_MON, shadow VPN $HA_HOG of a CPU; throttled in $HA_TMON / $HA_THOG periods" >&2
-    python3 -c "import sys; sys.exit(0 if $HA_MON <= $1 + 0.05 and $HA_HOG <= $2 + 0.05 else 1)" \
+    python3 -c "import sys; sys.exit(0 if $HA_MON <= $1 + 0.1 and $HA_HOG <= $2 + 0.1 else 1)" \
         || fail "two busy loops per VNode exceeded the caps ($1 / $2 CPU): monitor $HA_MON, shadow VPN $HA_HOG"
 }
 if [ -z "${VNET_ISO_VNETD_OPTS:-}" ]; then
@@ -469,8 +470,8 @@ print(f"at {rate:.0f} pps offered, delivered without / with the hogs: {pps('off'
 if sys.argv[2]:
     sys.exit(0)
 on = get("on") + get("sat-on")
-# The caps hold under load too (~2.5 s windows: a few periods of slack).
-assert max(float(r[2]) for r in on) <= 0.55 and max(float(r[3]) for r in on) <= 1.05, on
+# The caps hold under load too (plus the 10 ms per period of slices, see above).
+assert max(float(r[2]) for r in on) <= 0.6 and max(float(r[3]) for r in on) <= 1.1, on
 # The hogs really competed for the CPU: the test is not vacuous.
 assert all(float(r[2]) + float(r[3]) >= 0.3 for r in on), on
 if len(mod) < 3:
