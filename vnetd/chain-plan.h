@@ -25,12 +25,12 @@
  * production), and every port of the monitoring VNode is receive-only (a rule drops
  * what it sends).  With CPU limits in the environment, the VNodes serving
  * production, the source and the sink get the production shares and no cap; the
- * inactive side's NFs and the monitoring VNode get fewer shares (production wins
- * when the host is short of CPU) and a quota (by default a shadow NF may use the
- * CPUs its template declares, as production's NF, and no more: a comparison stays
- * fair on an idle host, and a runaway shadow or monitor is bounded).  The limits
- * follow the role: after a swap the new production side is uncapped (the libvirt
- * adapter applies the change to the running VNodes).
+ * inactive side's NFs and the monitoring VNode get their own shares and a quota
+ * (vnetd's defaults: a shadow NF gets production's shares and may use the CPUs its
+ * template declares, as production's NF, and no more, so a comparison stays fair
+ * and a runaway shadow is bounded; the monitor gets a quarter of the shares and
+ * half a CPU).  The limits follow the role: after a swap the new production side
+ * is uncapped (the libvirt adapter applies the change to the running VNodes).
  *
  * Ownership: chain_plan_create() returns a plan the caller destroys. */
 #ifndef VNETD_CHAIN_PLAN_H

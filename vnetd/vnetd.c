@@ -155,8 +155,10 @@ usage(void)
            "  --op-timeout SECS      give up creating/deleting a chain after SECS (120)\n"
            "  --cpu-shares N         CPU shares of the VNodes serving production\n"
            "                         (default 1024; 0: vnetd manages no CPU limits)\n"
-           "  --shadow-cpu-shares N  CPU shares of each shadow VNode (default: a\n"
-           "                         quarter of --cpu-shares)\n"
+           "  --shadow-cpu-shares N  CPU shares of each shadow VNode (default: the\n"
+           "                         same as --cpu-shares; fewer slow the shadow down\n"
+           "                         on a busy host, which 'shadow compare' then\n"
+           "                         blames on the fix)\n"
            "  --shadow-cpu-quota PCT cap each shadow VNode at PCT %% of each CPU its\n"
            "                         template gives it (default 100; 0: no cap)\n"
            "  --monitor-cpu-shares N, --monitor-cpu-quota PCT\n"
@@ -186,8 +188,10 @@ uint_option(const char *name, const char *arg, unsigned long long min,
     return (unsigned int) v;
 }
 
-/* Fills in the default shares of shadow and monitoring VNodes (a quarter of
- * production's) and checks that each cap is at least the kernel's 1 ms. */
+/* Fills in the default shares of shadow VNodes (production's: a shadow given less
+ * runs slower than its fix would on a busy host, and the comparison blames the
+ * fix) and of the monitoring VNode (a quarter of production's), and checks that
+ * each cap is at least the kernel's 1 ms. */
 static void
 check_cpu_options(struct chain_plan_cpu *cpu)
 {
@@ -196,7 +200,8 @@ check_cpu_options(struct chain_plan_cpu *cpu)
         exit(EXIT_FAILURE);
     }
     unsigned int quarter = VNET_MAX(cpu->production_shares / 4, 2u);
-    cpu->shadow_shares = cpu->shadow_shares ? cpu->shadow_shares : quarter;
+    cpu->shadow_shares = cpu->shadow_shares ? cpu->shadow_shares
+                                            : VNET_MAX(cpu->production_shares, 2u);
     cpu->monitor_shares = cpu->monitor_shares ? cpu->monitor_shares : quarter;
     static const char *const names[] = { "shadow-cpu-quota", "monitor-cpu-quota" };
     unsigned int pcts[] = { cpu->shadow_quota_pct, cpu->monitor_quota_pct };

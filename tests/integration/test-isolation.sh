@@ -3,10 +3,10 @@
 # Isolation guarantees of the Shadow and Monitoring VNets on the real substrate
 # (isolated OVS + libvirtd LXC), on fw-nat-vpn with a shadow and a mirror:
 #  - CPU limits: the VNodes serving production (NFs, source, sink) keep full
-#    shares and no cap; shadow NFs and the monitoring VNode get a quarter of the
-#    shares and a cap (a shadow NF: the one CPU its template gives it; the
-#    monitor: 50 % of its CPU), read back from their cgroups; a swap moves the caps
-#    to the new shadow on the running containers (no restart), a rollback back;
+#    shares and no cap; shadow NFs are capped at the one CPU their template gives
+#    them, the monitoring VNode gets a quarter of the shares and 50 % of its CPU,
+#    read back from their cgroups; a swap moves the caps to the new shadow on the
+#    running containers (no restart), a rollback back;
 #  - a shadow NF VNode sending numbered packets to the sink, to the source and to
 #    production NFs' MACs -- with the DSCP tag bit of either side, i.e. also forging
 #    the tag that production delivers -- reaches no production VNode while a
@@ -92,8 +92,8 @@ check_limits() {
     for d in $(vnodes "True" "v['domain']"); do
         case $d in
         *-monitor) want="256 50000 100000" ;;
-        *-fw|*-nat|*-vpn) [ "$prod" = 0 ] && want="1024 -1 100000" || want="256 100000 100000" ;;
-        *-fw-b|*-nat-b|*-vpn-b) [ "$prod" = 1 ] && want="1024 -1 100000" || want="256 100000 100000" ;;
+        *-fw|*-nat|*-vpn) [ "$prod" = 0 ] && want="1024 -1 100000" || want="1024 100000 100000" ;;
+        *-fw-b|*-nat-b|*-vpn-b) [ "$prod" = 1 ] && want="1024 -1 100000" || want="1024 100000 100000" ;;
         *) want="1024 -1 100000" ;;
         esac
         got=$(limits "$d")
@@ -107,7 +107,7 @@ wait_limits() {
 }
 if [ -z "${VNET_ISO_VNETD_OPTS:-}" ]; then
     wait_limits 0
-    pass "cgroups: production shares 1024, no cap; shares 256 and a quota per 100000 us of 100000 us for shadow NFs (their template's 1 CPU), 50000 us for the monitor"
+    pass "cgroups: production shares 1024, no cap; shadow NFs 1024 and a quota of 100000 us per 100000 us (their template's 1 CPU); the monitor 256 and 50000 us"
 fi
 
 # ---- rule and port counters --------------------------------------------------------
@@ -497,10 +497,10 @@ stop_pid "$VNETD_PID"
 start_vnetd "${SUBSTRATE_OPTS[@]}" --nf-control-dir "$T/nf" --shadow-cpu-quota 20 \
     --monitor-cpu-quota 20
 for _ in $(seq 50); do
-    [ "$(limits "$HOG_DOM")" = "256 20000 100000" ] && [ "$(limits "$MON_DOM")" = "256 20000 100000" ] && break
+    [ "$(limits "$HOG_DOM")" = "1024 20000 100000" ] && [ "$(limits "$MON_DOM")" = "256 20000 100000" ] && break
     sleep 0.2
 done
-[ "$(limits "$HOG_DOM")" = "256 20000 100000" ] && [ "$(limits "$MON_DOM")" = "256 20000 100000" ] \
+[ "$(limits "$HOG_DOM")" = "1024 20000 100000" ] && [ "$(limits "$MON_DOM")" = "256 20000 100000" ] \
     || fail "the new caps were not applied: $(limits "$HOG_DOM") / $(limits "$MON_DOM")"
 ids_after=$(for d in $(vnodes "True" "v['domain']"); do echo "$d=$(dom "$d")"; done)
 [ "$ids_before" = "$ids_after" ] || fail "new limits restarted VNodes: $ids_before / $ids_after"
