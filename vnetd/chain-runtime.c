@@ -58,6 +58,7 @@ struct chain_runtime {
     size_t n_plans;
     struct health *health;      /* of every VNet, with recent changes */
     long long int next_health;  /* when to re-check (NF programs send no events) */
+    long long int next_drain_ms;    /* when a swap's drain period ends; -1: none */
 };
 
 static char *
@@ -115,6 +116,7 @@ chain_runtime_create(struct vnetd *d, const struct chain_runtime_config *cfg)
     VNLOG_INFO("libvirt '%s', OVS '%s' (datapath %s)", rt->libvirt_uri, rt->ovs_db,
                rt->datapath);
     rt->health = health_create();
+    rt->next_drain_ms = -1;
     return rt;
 }
 
@@ -460,28 +462,55 @@ push_desired(struct chain_runtime *rt)
     free(bridges);
 }
 
-/* Returns NULL if the VNode runs with all its ports ready, "" if it is still
- * converging, or an error (written to 'buf'). */
+/* The first thing that keeps VNode 'vn' from serving, or NULL if it runs its
+ * current definition, its program answers and its ports are ready (the message is
+ * written to 'buf').  '*failed': libvirt reported an error acting on it. */
+static const char *
+vnode_problem(struct chain_runtime *rt, const struct vnode_plan *vn, char *buf,
+              size_t size, bool *failed)
+{
+    struct lv_domain_status st;
+    libvirt_adapter_get_status(rt->lv, vn->domain, &st);
+    *failed = st.error[0] != '\0';
+    if (*failed) {
+        snprintf(buf, size, "VNode '%s' (%s): %s", vn->node, vn->domain, st.error);
+    } else if (st.state != LV_RUNNING) {
+        snprintf(buf, size, "VNode '%s' (%s) is %s", vn->node, vn->domain,
+                 st.state == LV_ABSENT ? "missing" : "not running");
+    } else if (!st.current) {
+        snprintf(buf, size, "VNode '%s' (%s) is being redefined", vn->node,
+                 vn->domain);
+    } else if (vn->control && !vnet_unix_socket_live(vn->control)) {
+        /* A started container is not yet a working NF: vnet-nf opens its control
+         * socket after its packet sockets, so an answer there means it forwards. */
+        snprintf(buf, size, "VNode '%s' (%s): its program does not answer on %s",
+                 vn->node, vn->domain, vn->control);
+    } else {
+        for (size_t n = 0; n < vn->n_nics; n++) {
+            struct ovs_port_status ps;
+            ovs_adapter_port_status(rt->ovs, vn->nics[n].ifname, &ps);
+            if (ps.state != OVS_PORT_READY) {
+                snprintf(buf, size, "VNode '%s': port '%s' is %s%s%s", vn->node,
+                         vn->nics[n].ifname, ps.state == OVS_PORT_ABSENT ? "missing"
+                         : ps.state == OVS_PORT_PENDING ? "pending" : "failing",
+                         ps.error[0] ? ": " : "", ps.error);
+                return buf;
+            }
+        }
+        return NULL;
+    }
+    return buf;
+}
+
+/* For held operations: NULL if the VNode is ready, "" if it is still converging,
+ * or the error libvirt reported (in 'buf'). */
 static const char *
 vnode_progress(struct chain_runtime *rt, const struct vnode_plan *vn, char *buf,
                size_t size)
 {
-    struct lv_domain_status st;
-    libvirt_adapter_get_status(rt->lv, vn->domain, &st);
-    if (st.error[0]) {
-        snprintf(buf, size, "VNode '%s': %s", vn->node, st.error);
-        return buf;
-    }
-    bool ready = st.state == LV_RUNNING && st.current;
-    /* A started container is not yet a working NF: vnet-nf opens its control
-     * socket after its packet sockets, so an answer there means it forwards. */
-    ready &= !vn->control || vnet_unix_socket_live(vn->control);
-    for (size_t n = 0; n < vn->n_nics; n++) {
-        struct ovs_port_status ps;
-        ovs_adapter_port_status(rt->ovs, vn->nics[n].ifname, &ps);
-        ready &= ps.state == OVS_PORT_READY;
-    }
-    return ready ? NULL : "";
+    bool failed;
+    const char *why = vnode_problem(rt, vn, buf, size, &failed);
+    return !why ? NULL : failed ? why : "";
 }
 
 const char *
@@ -494,15 +523,10 @@ chain_runtime_side_progress(struct chain_runtime *rt, const struct chain_entry *
     }
     for (size_t v = 0; v < p->n_vnodes; v++) {
         const struct vnode_plan *vn = &p->vnodes[v];
-        if (vn->role == VNODE_ROLE_NF && vn->side == side) {
-            const char *why = vnode_progress(rt, vn, buf, size);
-            if (why) {
-                if (!*why) {
-                    snprintf(buf, size, "VNode '%s' (%s) is still starting", vn->node,
-                             vn->domain);
-                }
-                return buf;
-            }
+        bool failed;
+        if (vn->role == VNODE_ROLE_NF && vn->side == side
+            && vnode_problem(rt, vn, buf, size, &failed)) {
+            return buf;
         }
     }
     return NULL;
@@ -787,8 +811,9 @@ check_ops(struct chain_runtime *rt)
 }
 
 /* Ends the drain periods that are over (the plans then stop delivering what the
- * shadow side emits); returns the time in ms until the next one ends, or -1. */
-static long long
+ * shadow side emits); remembers in 'next_drain_ms' when the next one ends (-1:
+ * none). */
+static void
 drains_run(struct chain_runtime *rt)
 {
     uint64_t now = vnet_mono_ns();
@@ -806,42 +831,10 @@ drains_run(struct chain_runtime *rt)
             next = next < 0 || ms < next ? ms : next;
         }
     }
-    return next;
+    rt->next_drain_ms = next < 0 ? -1 : time_msec() + next;
 }
 
 /* ---- health ---------------------------------------------------------------- */
-
-/* The first thing wrong with VNode 'vn', or NULL (written to 'buf'). */
-static const char *
-vnode_problem(struct chain_runtime *rt, const struct vnode_plan *vn, char *buf,
-              size_t size)
-{
-    struct lv_domain_status st;
-    libvirt_adapter_get_status(rt->lv, vn->domain, &st);
-    if (st.error[0]) {
-        snprintf(buf, size, "VNode '%s' (%s): %s", vn->node, vn->domain, st.error);
-    } else if (st.state != LV_RUNNING) {
-        snprintf(buf, size, "VNode '%s' (%s) is %s", vn->node, vn->domain,
-                 st.state == LV_ABSENT ? "missing" : "not running");
-    } else if (vn->control && !vnet_unix_socket_live(vn->control)) {
-        snprintf(buf, size, "VNode '%s' (%s): its program does not answer on %s",
-                 vn->node, vn->domain, vn->control);
-    } else {
-        for (size_t n = 0; n < vn->n_nics; n++) {
-            struct ovs_port_status ps;
-            ovs_adapter_port_status(rt->ovs, vn->nics[n].ifname, &ps);
-            if (ps.state != OVS_PORT_READY) {
-                snprintf(buf, size, "VNode '%s': port '%s' is %s%s%s", vn->node,
-                         vn->nics[n].ifname, ps.state == OVS_PORT_ABSENT ? "missing"
-                         : ps.state == OVS_PORT_PENDING ? "pending" : "failing",
-                         ps.error[0] ? ": " : "", ps.error);
-                return buf;
-            }
-        }
-        return NULL;
-    }
-    return buf;
-}
 
 static bool
 chain_busy(const struct chain_runtime *rt, const char *chain)
@@ -885,8 +878,9 @@ update_health(struct chain_runtime *rt)
             int k = vn->role == VNODE_ROLE_MONITOR ? 1
                     : vn->role == VNODE_ROLE_NF && vn->side != active ? 2 : 0;
             exists[k] = true;
+            bool failed;
             if (!problem[k]) {
-                problem[k] = vnode_problem(rt, vn, bufs[k], sizeof bufs[k]);
+                problem[k] = vnode_problem(rt, vn, bufs[k], sizeof bufs[k], &failed);
             }
         }
         if (!problem[0] && !ovs_adapter_switch_connected(rt->ovs, p->bridge)) {
@@ -956,9 +950,8 @@ chain_runtime_wait(struct chain_runtime *rt)
         poll_timer_wait(50);        /* NF readiness is polled, not signalled */
     }
     poll_timer_wait_until(rt->next_health);
-    long long drain_ms = drains_run(rt);
-    if (drain_ms >= 0) {
-        poll_timer_wait(drain_ms);
+    if (rt->next_drain_ms >= 0) {
+        poll_timer_wait_until(rt->next_drain_ms);
     }
     if (rt->dirty) {
         poll_immediate_wake();

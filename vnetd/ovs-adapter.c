@@ -860,23 +860,25 @@ get_conn(struct ovs_adapter *a, const char *bridge)
         c->retry_at = time_msec() + RETRY_MS;
     } else {
         VNLOG_DBG("connected to '%s'", name);
-        /* A new connection may mean a restarted switch: re-check every rule set. */
-        for (size_t i = 0; i < a->n_flowsets; i++) {
-            if (!strcmp(a->flowsets[i].bridge, bridge)) {
-                a->flowsets[i].installed = false;
-            }
-        }
     }
     free(name);
     return c->vconn ? c : NULL;
 }
 
+/* Closes 'c'.  Whatever the switch behind it held may be gone (it restarted, or
+ * the bridge was recreated), so every rule set of the bridge is re-installed once
+ * a connection is back. */
 static void
-drop_conn(struct ofconn *c)
+drop_conn(struct ovs_adapter *a, struct ofconn *c)
 {
     vconn_close(c->vconn);
     c->vconn = NULL;
     c->retry_at = time_msec() + RETRY_MS;
+    for (size_t i = 0; i < a->n_flowsets; i++) {
+        if (!strcmp(a->flowsets[i].bridge, c->bridge)) {
+            a->flowsets[i].installed = false;
+        }
+    }
 }
 
 /* Parses 'text' into a flow_mod encoded for OpenFlow 1.5.  Returns NULL and
@@ -970,7 +972,7 @@ apply_flowset(struct ovs_adapter *a, struct ofconn *c, struct flowset *f)
          * recreated): reconnect and try again; nothing was applied. */
         VNLOG_INFO("OpenFlow connection to '%s' failed (%s); reconnecting", f->bridge,
                    ovs_strerror(retval));
-        drop_conn(c);
+        drop_conn(a, c);
         c->retry_at = 0;
         return -retval;
     }
@@ -1019,7 +1021,7 @@ audit_bridge(struct ovs_adapter *a, struct ofconn *c)
     size_t n = 0;
     int error = vconn_dump_flows(c->vconn, &fsr, OFPUTIL_P_OF15_OXM, &fses, &n);
     if (error) {
-        drop_conn(c);
+        drop_conn(a, c);
         return;
     }
     for (size_t i = 0; i < a->n_flowsets; i++) {
@@ -1090,13 +1092,8 @@ watch_conns(struct ovs_adapter *a)
                 VNLOG_WARN("OpenFlow connection to bridge '%s' closed (%s): "
                            "ovs-vswitchd exited or restarted", c->bridge,
                            ovs_retval_to_string(error));
-                drop_conn(c);
+                drop_conn(a, c);
                 c->retry_at = 0;
-                for (size_t k = 0; k < a->n_flowsets; k++) {
-                    if (!strcmp(a->flowsets[k].bridge, c->bridge)) {
-                        a->flowsets[k].installed = false;
-                    }
-                }
                 a->changed = true;
                 break;
             }
@@ -1116,7 +1113,7 @@ run_flows(struct ovs_adapter *a)
     watch_conns(a);
     for (size_t i = 0; i < a->n_conns; i++) {
         if (a->conns[i].vconn && !find_bridge(a, a->conns[i].bridge)) {
-            drop_conn(&a->conns[i]);
+            drop_conn(a, &a->conns[i]);
             a->conns[i].retry_at = 0;
         }
     }
@@ -1374,7 +1371,7 @@ ovs_adapter_dump_ports(struct ovs_adapter *a, const char *bridge,
     ovs_list_push_back(&requests, &request->list_node);
     int error = vconn_transact_multipart(c->vconn, &requests, &replies);
     if (error) {
-        drop_conn(c);
+        drop_conn(a, c);
         return -error;
     }
     struct ovs_port_counters *out = NULL;

@@ -125,7 +125,8 @@ error_for(const char *member, const char *value_json)
     for (char *tok = strtok_r(copy, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
         if (last) {
             if (json_object_is_type(target, json_type_array)) {
-                target = json_object_array_get_idx(target, (size_t) atoi(last));
+                target = json_object_array_get_idx(target,
+                                                   (size_t) strtoul(last, NULL, 10));
             } else {
                 target = json_object_object_get(target, last);
             }
