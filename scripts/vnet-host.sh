@@ -200,7 +200,13 @@ iso_down() {
     fi
     kill_pidfile "$OVS/ovs-vswitchd.pid"
     kill_pidfile "$OVS/ovsdb-server.pid"
+    # Whatever still runs in the instance's network namespace is its own: container
+    # controllers (libvirt_lxc) outlive a libvirtd that died before it could
+    # destroy them.
     if [ -f "$DIR/netns" ]; then
+        local pids
+        pids=$(ip netns pids "$(cat "$DIR/netns")" 2>/dev/null || true)
+        [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
         ip netns delete "$(cat "$DIR/netns")" 2>/dev/null || true
     fi
     rm -f "$DIR/.up"

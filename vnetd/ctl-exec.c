@@ -86,8 +86,9 @@ ctl_cmd_chain_exec(struct ctl_context *ctx)
     int *fds = NULL;
     int n_fds = dom ? virDomainLxcOpenNamespace(dom, &fds, 0) : -1;
     /* A container that has just started may not have told libvirt its init pid
-     * yet ("Init pid is not yet available"): wait for it a few seconds. */
-    for (int tries = 0; dom && n_fds < 0 && tries < 50; tries++) {
+     * yet ("Init pid is not yet available"): wait for it up to 15 s (a loaded
+     * host has been seen to take longer than 5). */
+    for (int tries = 0; dom && n_fds < 0 && tries < 150; tries++) {
         virErrorPtr e = virGetLastError();
         if (!e || e->code != VIR_ERR_OPERATION_INVALID) {
             break;

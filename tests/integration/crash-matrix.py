@@ -94,6 +94,7 @@ def matrix(selected):
         for k in range(1, len(steps) + 1, STRIDE):
             event("%s step %d: restarting vnetd to crash" % (name, k))
             restart_vnetd(crash_at=k)
+            ensure_libvirtd()
             event("%s step %d: vnetd started" % (name, k))
             pid = vnetd_pid()
             p = vnetctl(*op, check=False)
@@ -146,7 +147,8 @@ if __name__ == "__main__":
     log("production stream: %d received, %d lost, %d duplicated"
         % (f["received"], f["lost"], f["duplicates"]))
     with open(os.path.join(T, "crash-results.json"), "w") as out:
-        json.dump({"ops": res, "stream": f}, out, indent=1)
+        json.dump({"ops": res, "stream": f,
+                   "libvirtd_crashes": len(LIBVIRTD_CRASHES)}, out, indent=1)
     if f["lost"] or f["duplicates"]:
         fail("the production stream lost %d and duplicated %d packets"
              % (f["lost"], f["duplicates"]))

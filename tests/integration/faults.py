@@ -21,7 +21,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from substrate import *   # noqa: E402,F401,F403 (the shared helpers)
 
-HOST = os.path.join(E["VNET_SOURCE"], "scripts", "vnet-host.sh")
 DETECT_LIMIT_MS = 1000
 RESTORE_LIMIT_S = 60
 

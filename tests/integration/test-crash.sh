@@ -32,4 +32,7 @@ print("ok - %d operations, %d steps, vnetd killed %d times; %d finished and %d r
       len(ops), sum(o["steps"] for o in ops), sum(o["killed"] for o in ops),
       sum(o["finished"] for o in ops), sum(o["rolled_back"] for o in ops),
       r["stream"]["received"], r["stream"]["received"] + r["stream"]["lost"]))
+if r["libvirtd_crashes"]:
+    print("note - libvirtd crashed %d times during the matrix and was restarted"
+          % r["libvirtd_crashes"])
 PY
