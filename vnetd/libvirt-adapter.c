@@ -220,19 +220,24 @@ actual_free(struct actual *list, size_t n)
     free(list);
 }
 
-static enum lv_domain_state
-dom_state(virDomainPtr dom)
+/* Whether a per-domain query that failed spoils the whole listing: anything but
+ * "that domain is gone meanwhile" (libvirtd stopping mid-pass answers every call
+ * with an error, and a state guessed from an error would have vnetd unplug a
+ * running VNode). */
+static bool
+listing_spoiled(const char *what, const char *name)
 {
-    int state, reason;
-    if (virDomainGetState(dom, &state, &reason, 0) < 0) {
-        return LV_DEFINED;
+    if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+        return false;
     }
-    return (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED
-            || state == VIR_DOMAIN_PAUSED) ? LV_RUNNING : LV_DEFINED;
+    VNLOG_DBG("listing domains failed at %s of '%s': %s", what, name, last_error());
+    return true;
 }
 
-/* Lists every domain; ours get their owner chain and spec.  Returns false if the
- * connection failed. */
+/* Lists every domain; ours get their owner chain, spec and state.  Returns false
+ * if any answer is missing (the connection failed, or libvirtd is stopping): a
+ * partial listing is never published, since a VNode missing from it would count
+ * as stopped.  Domains that vanish while being listed are left out. */
 static bool
 list_actual(struct libvirt_adapter *a, struct actual **ret, size_t *ret_n)
 {
@@ -242,28 +247,50 @@ list_actual(struct libvirt_adapter *a, struct actual **ret, size_t *ret_n)
         VNLOG_DBG("listing domains failed: %s", last_error());
         return false;
     }
-    struct actual *list = vnet_xcalloc((size_t) n, sizeof *list);
-    for (int i = 0; i < n; i++) {
-        struct actual *x = &list[i];
-        x->name = vnet_xstrdup(virDomainGetName(doms[i]));
-        x->state = LV_FOREIGN;
+    struct actual *list = vnet_xcalloc((size_t) n + 1, sizeof *list);
+    size_t k = 0;
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++) {
+        const char *name = virDomainGetName(doms[i]);
+        struct actual x = { .name = vnet_xstrdup(name), .state = LV_FOREIGN };
         char *md = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT,
                                         VNET_XML_NS, VIR_DOMAIN_AFFECT_CONFIG);
         struct vnode_owner owner;
-        if (md && !domain_xml_parse_owner(md, &owner)) {
-            if (!strcmp(owner.instance, a->instance)) {
-                x->chain = vnet_xstrdup(owner.chain);
-                x->spec = vnet_xstrdup(owner.spec);
-                x->state = dom_state(doms[i]);
+        int state, reason;
+        if (!md && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_METADATA) {
+            ok = !listing_spoiled("the metadata", name);
+            x.state = LV_ABSENT;
+        } else if (md && !domain_xml_parse_owner(md, &owner)) {
+            if (strcmp(owner.instance, a->instance)) {
+                /* another vnetd's: foreign */
+            } else if (virDomainGetState(doms[i], &state, &reason, 0) < 0) {
+                ok = !listing_spoiled("the state", name);
+                x.state = LV_ABSENT;
+            } else {
+                x.chain = vnet_xstrdup(owner.chain);
+                x.spec = vnet_xstrdup(owner.spec);
+                x.state = (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED
+                           || state == VIR_DOMAIN_PAUSED) ? LV_RUNNING : LV_DEFINED;
             }
             vnode_owner_clear(&owner);
         }
         free(md);
+        if (x.state == LV_ABSENT) {
+            free(x.name);
+        } else {
+            list[k++] = x;
+        }
+    }
+    for (int i = 0; i < n; i++) {
         virDomainFree(doms[i]);
     }
     free(doms);
+    if (!ok) {
+        actual_free(list, k);
+        return false;
+    }
     *ret = list;
-    *ret_n = (size_t) n;
+    *ret_n = k;
     return true;
 }
 
@@ -611,6 +638,12 @@ publish(struct libvirt_adapter *a, bool connected, const struct actual *have,
     }
 }
 
+static void
+back_off(struct libvirt_adapter *a)
+{
+    a->backoff_ms = a->backoff_ms ? VNET_MIN(a->backoff_ms * 2, MAX_BACKOFF_MS) : 100;
+}
+
 static void *
 worker_main(void *a_)
 {
@@ -620,7 +653,7 @@ worker_main(void *a_)
         if (!a->wake && !a->stop) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            unsigned int ms = a->conn ? PASS_INTERVAL_MS : a->backoff_ms;
+            unsigned int ms = a->backoff_ms ? a->backoff_ms : PASS_INTERVAL_MS;
             ts.tv_sec += ms / 1000;
             ts.tv_nsec += (long) (ms % 1000) * 1000000;
             if (ts.tv_nsec >= 1000000000) {
@@ -645,25 +678,26 @@ worker_main(void *a_)
             disconnect(a);
         }
         if (!a->conn && !connect_libvirt(a)) {
-            a->backoff_ms = a->backoff_ms ? VNET_MIN(a->backoff_ms * 2, MAX_BACKOFF_MS)
-                                          : 100;
+            back_off(a);
             publish(a, false, NULL, 0, want, n_want, false, gen);
             desired_free(want, n_want);
             continue;
         }
-        a->backoff_ms = 0;
 
+        /* What is published as "connected" is a complete listing: without one,
+         * nothing is known of any VNode (and its ports are left as they are). */
         struct actual *have = NULL;
         size_t n_have = 0;
         bool converged = false;
-        if (list_actual(a, &have, &n_have) && desired_set) {
+        bool listed = list_actual(a, &have, &n_have);
+        if (listed && desired_set) {
             bool progress;
             int actions = converge(a, want, n_want, have, n_have, &progress);
             if (actions) {
                 actual_free(have, n_have);
                 have = NULL;
                 n_have = 0;
-                list_actual(a, &have, &n_have);
+                listed = list_actual(a, &have, &n_have);
                 /* Verify with a fresh pass at once; failures wait for the next
                  * periodic pass so a persistent error does not spin. */
                 pthread_mutex_lock(&a->mutex);
@@ -676,7 +710,12 @@ worker_main(void *a_)
                 }
             }
         }
-        publish(a, a->conn != NULL, have, n_have, want, n_want, converged, gen);
+        if (listed) {
+            a->backoff_ms = 0;
+        } else {
+            back_off(a);    /* soon again, not after a whole pass interval */
+        }
+        publish(a, listed, have, n_have, want, n_want, converged && listed, gen);
         actual_free(have, n_have);
         desired_free(want, n_want);
     }

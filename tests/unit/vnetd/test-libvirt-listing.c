@@ -1,0 +1,132 @@
+/* Tests that vnetd/libvirt-adapter.c never publishes a partial domain listing as
+ * known.  libvirtd stopping in the middle of a pass answers the per-domain calls
+ * with errors; a VNode whose state was guessed from such an error counted as
+ * stopped, and vnetd unplugged a running production VNode from its switch until
+ * libvirtd was back (3 s of traffic lost in a CI run of test-faults).
+ *
+ * The per-domain calls are failed by link-time wrapping (-Wl,--wrap, see
+ * tests/unit/CMakeLists.txt); everything else is libvirt's test:///default driver.
+ * The invariant checked on every view while the calls fail: if the adapter says it
+ * is connected, the running VNode is reported running. */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/util.h"
+#include "vnetd/chain-plan.h"
+#include "vnetd/domain-xml.h"
+#include "vnetd/libvirt-adapter.h"
+
+enum fault { FAULT_NONE, FAULT_METADATA, FAULT_STATE };
+static _Atomic int fault = FAULT_NONE;
+
+char *__real_virDomainGetMetadata(virDomainPtr, int, const char *, unsigned int);
+char *__wrap_virDomainGetMetadata(virDomainPtr, int, const char *, unsigned int);
+int __real_virDomainGetState(virDomainPtr, int *, int *, unsigned int);
+int __wrap_virDomainGetState(virDomainPtr, int *, int *, unsigned int);
+int __real_virGetLastErrorCode(void);
+int __wrap_virGetLastErrorCode(void);
+
+char *
+__wrap_virDomainGetMetadata(virDomainPtr d, int type, const char *uri, unsigned int flags)
+{
+    return fault == FAULT_METADATA ? NULL
+                                   : __real_virDomainGetMetadata(d, type, uri, flags);
+}
+
+int
+__wrap_virDomainGetState(virDomainPtr d, int *state, int *reason, unsigned int flags)
+{
+    return fault == FAULT_STATE ? -1 : __real_virDomainGetState(d, state, reason, flags);
+}
+
+int
+__wrap_virGetLastErrorCode(void)
+{
+    /* What a call on a connection whose daemon is going away reports. */
+    return fault != FAULT_NONE ? VIR_ERR_RPC : __real_virGetLastErrorCode();
+}
+
+static char *argv_init[] = { "/bin/init" };
+
+/* Runs the adapter's main-thread side for up to 'ms', checking the invariant on
+ * every view; returns once the adapter is (dis)connected as 'want_connected' says
+ * and, if connected, reports 'dom' running. */
+static bool
+watch(struct libvirt_adapter *a, const char *dom, bool want_connected, int ms)
+{
+    for (int t = 0; t < ms; t += 5) {
+        libvirt_adapter_run(a);
+        bool c1 = libvirt_adapter_connected(a);
+        struct lv_domain_status st;
+        libvirt_adapter_get_status(a, dom, &st);
+        bool c2 = libvirt_adapter_connected(a);
+        if (c1 && c2 && fault != FAULT_NONE && st.state != LV_RUNNING) {
+            /* A view published during the fault claims to know it stopped. */
+            fail_msg("connected during a failing listing, '%s' reported %s",
+                     dom, lv_domain_state_to_string(st.state));
+        }
+        if (c1 == want_connected && c2 == want_connected
+            && (!want_connected || st.state == LV_RUNNING)) {
+            return true;
+        }
+        usleep(5000);
+    }
+    return false;
+}
+
+static void
+test_partial_listing_is_not_published(void **state)
+{
+    (void) state;
+    struct vnode_plan v = {
+        .domain = "dom-l", .node = "l", .role = VNODE_ROLE_NF, .cpus = 1,
+        .memory_mib = 64, .argv = argv_init, .argc = 1,
+    };
+    char *base = vnet_xasprintf("%s/templates/domains/lxc.xml", VNET_SOURCE_DIR);
+    char *xml, *spec;
+    assert_null(domain_xml_build(base, &v, "me", "c1", NULL, &xml, &spec));
+    free(base);
+
+    struct libvirt_adapter *a = libvirt_adapter_create("test:///default", "me");
+    struct lv_desired want[] = { { "dom-l", xml, spec, true, { 0, 0, 0 } } };
+    libvirt_adapter_set_desired(a, want, 1);
+    assert_true(watch(a, "dom-l", true, 5000));
+
+    for (int f = FAULT_METADATA; f <= FAULT_STATE; f++) {
+        fault = f;
+        libvirt_adapter_set_desired(a, want, 1);    /* a new pass at once */
+        assert_true(watch(a, "dom-l", false, 5000));
+        fault = FAULT_NONE;
+        /* Back within the adapter's retry back-off, not a whole pass interval. */
+        assert_true(watch(a, "dom-l", true, 1500));
+    }
+
+    libvirt_adapter_set_desired(a, NULL, 0);
+    for (int i = 0; i < 500 && !libvirt_adapter_converged(a); i++) {
+        libvirt_adapter_run(a);
+        usleep(10000);
+    }
+    assert_true(libvirt_adapter_converged(a));
+    libvirt_adapter_destroy(a);
+    free(xml);
+    free(spec);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_partial_listing_is_not_published),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
