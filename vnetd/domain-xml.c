@@ -200,6 +200,53 @@ domain_xml_with_uuid(const char *xml, const char *uuid)
     return out;
 }
 
+/* The number in element 'name' under 'parent' into '*v' (left alone if absent).
+ * Returns false if it is there and not a number. */
+static bool
+child_number(xmlNodePtr parent, const char *name, long long *v)
+{
+    xmlNodePtr n = child(parent, name);
+    if (!n) {
+        return true;
+    }
+    xmlChar *text = xmlNodeGetContent(n);
+    char *end;
+    errno = 0;
+    long long x = text ? strtoll((const char *) text, &end, 10) : 0;
+    bool ok = text && end != (char *) text && !*end && !errno;
+    xmlFree(text);
+    if (ok) {
+        *v = x;
+    }
+    return ok;
+}
+
+int
+domain_xml_parse_cputune(const char *xml, struct domain_cputune *ret)
+{
+    memset(ret, 0, sizeof *ret);
+    xmlDocPtr doc = xmlReadMemory(xml, (int) strlen(xml), "domain", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR
+                                  | XML_PARSE_NOWARNING);
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    int error = -EINVAL;
+    if (root && !xmlStrcmp(root->name, BAD_CAST "domain")) {
+        xmlNodePtr tune = child(root, "cputune");
+        long long shares = 0, period = 0, quota = 0;
+        if (!tune || (child_number(tune, "shares", &shares)
+                      && child_number(tune, "period", &period)
+                      && child_number(tune, "quota", &quota)
+                      && shares >= 0 && period >= 0)) {
+            ret->shares = (unsigned long long) shares;
+            ret->period_us = (unsigned long long) period;
+            ret->quota_us = quota;
+            error = 0;
+        }
+    }
+    xmlFreeDoc(doc);
+    return error;
+}
+
 static char *
 prop(xmlNodePtr n, const char *name)
 {

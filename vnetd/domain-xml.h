@@ -47,6 +47,17 @@ struct vnet_error *domain_xml_build(const char *base_path, const struct vnode_pl
  * only under its own UUID), or NULL if 'xml' does not parse.  Caller frees. */
 char *domain_xml_with_uuid(const char *xml, const char *uuid);
 
+/* CPU limits as a domain definition states them (<cputune>); 0 where absent. */
+struct domain_cputune {
+    unsigned long long shares;
+    unsigned long long period_us;
+    long long quota_us;         /* <= 0: no cap */
+};
+
+/* Reads <cputune> from a domain definition (virDomainGetXMLDesc()).  Returns 0, or
+ * -EINVAL if 'xml' is not a domain definition or a value is not a number. */
+int domain_xml_parse_cputune(const char *xml, struct domain_cputune *ret);
+
 /* Parses the metadata element returned by virDomainGetMetadata().  Returns 0 and
  * fills '*ret' (free with vnode_owner_clear()), or -EINVAL if it is not vnet's. */
 int domain_xml_parse_owner(const char *metadata_xml, struct vnode_owner *ret);

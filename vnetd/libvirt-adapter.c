@@ -363,25 +363,22 @@ static int
 apply_cputune(struct libvirt_adapter *a, virDomainPtr dom, const char *name,
               const struct lv_cputune *want)
 {
-    int n = 0;
-    char *type = virDomainGetSchedulerType(dom, &n);
-    bool known = type && n > 0;
-    free(type);
-    virTypedParameterPtr have = known ? vnet_xcalloc((size_t) n, sizeof *have) : NULL;
-    if (!known
-        || virDomainGetSchedulerParametersFlags(dom, have, &n,
-                                                VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        set_error(a, name, "reading CPU limits failed: %s", last_error());
-        free(have);
+    /* The limits in force are read from the live definition, which libvirt keeps
+     * equal to what it applied -- never with virDomainGetSchedulerParameters*():
+     * libvirt 9.0's LXC driver dereferences the domain's cgroup there before
+     * checking that it runs, and libvirtd segfaults (virCgroupSupportsCpuBW) for
+     * a domain that has just stopped or is still starting. */
+    char *xml = virDomainGetXMLDesc(dom, 0);
+    struct domain_cputune have;
+    if (!xml || domain_xml_parse_cputune(xml, &have) < 0) {
+        set_error(a, name, "reading CPU limits failed: %s",
+                  xml ? "the live definition has no valid <cputune>" : last_error());
+        free(xml);
         return -1;
     }
-    unsigned long long shares = 0, period = 0;
-    long long quota = -1;
-    virTypedParamsGetULLong(have, n, VIR_DOMAIN_SCHEDULER_CPU_SHARES, &shares);
-    virTypedParamsGetULLong(have, n, VIR_DOMAIN_SCHEDULER_VCPU_PERIOD, &period);
-    virTypedParamsGetLLong(have, n, VIR_DOMAIN_SCHEDULER_VCPU_QUOTA, &quota);
-    virTypedParamsClear(have, n);
-    free(have);
+    free(xml);
+    unsigned long long shares = have.shares, period = have.period_us;
+    long long quota = have.quota_us;
     bool capped = want->quota_us > 0;
     bool uncapped_now = quota <= 0 || quota >= NO_CAP_QUOTA_US;
     if (shares == want->shares

@@ -1,6 +1,6 @@
 /* fuzz-domain-xml.c -- libvirt domain XML rewriting: shadow/clone.c
  * (clone_domain_xml(), clone_get_spec()) and vnetd/domain-xml.c
- * (domain_xml_with_uuid(), domain_xml_parse_owner()).
+ * (domain_xml_with_uuid(), domain_xml_parse_owner(), domain_xml_parse_cputune()).
  *
  * Input: an XML document (a domain definition or the vnet metadata element
  * libvirt returns; the seeds hold both).  Every function runs on it, as a C
@@ -10,7 +10,8 @@
  * Checked, besides memory safety and leaks: a clone has the new name; its spec
  * checksum does not depend on the metadata (the role); it is a domain definition
  * again, which clones back to production's names; domain_xml_with_uuid() puts the
- * UUID in; the owner's fields are all set or all NULL. */
+ * UUID in; the owner's fields are all set or all NULL; CPU limits read are
+ * either all there or an error, never negative shares. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    && !owner.spec, "owner: nothing on failure");
     }
     vnode_owner_clear(&owner);
+
+    struct domain_cputune tune;
+    err = domain_xml_parse_cputune(xml, &tune);
+    fuzz_check(err == 0 || err == -EINVAL, "cputune: 0 or -EINVAL");
+    fuzz_check(err == 0 || (!tune.shares && !tune.period_us && !tune.quota_us),
+               "cputune: nothing on failure");
+    fuzz_check((long long) tune.shares >= 0 && (long long) tune.period_us >= 0,
+               "cputune: shares and period are not negative");
     free(xml);
     return 0;
 }

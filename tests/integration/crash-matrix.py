@@ -152,3 +152,6 @@ if __name__ == "__main__":
     if f["lost"] or f["duplicates"]:
         fail("the production stream lost %d and duplicated %d packets"
              % (f["lost"], f["duplicates"]))
+    if LIBVIRTD_CRASHES:
+        fail("libvirtd died %d times during the matrix (see dmesg): vnetd must not "
+             "make it crash" % len(LIBVIRTD_CRASHES))

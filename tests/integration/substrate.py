@@ -122,9 +122,11 @@ LIBVIRTD_CRASHES = []   # times libvirtd was found dead and restarted
 
 
 def ensure_libvirtd():
-    """libvirtd 9.0 has been seen to segfault (a NULL dereference in an RPC worker)
-    while vnetd was being killed mid-call.  Its supervisor would restart it; so
-    does this, and the crash is counted and reported, not hidden."""
+    """libvirtd 9.0 segfaults when a stopped LXC domain's scheduler parameters are
+    read (vnetd did that for a VNode that stopped right after starting; it no
+    longer does, see test-libvirt-faults).  Should libvirtd die anyway, this
+    restarts it as its supervisor would, and the crash is counted and reported,
+    not hidden."""
     try:
         with open(os.path.join(E["SUB"], "libvirt", "libvirtd.pid")) as f:
             pid = int(f.read())

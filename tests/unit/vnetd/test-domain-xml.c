@@ -136,7 +136,19 @@ test_cpu_limits(void **state)
     assert_non_null(strstr(desc, "<shares>256</shares>"));
     assert_non_null(strstr(desc, "<period>100000</period>"));
     assert_non_null(strstr(desc, "<quota>50000</quota>"));
+    /* ... and read back from what libvirt returns (how vnetd checks them). */
+    struct domain_cputune t;
+    assert_int_equal(domain_xml_parse_cputune(desc, &t), 0);
+    assert_int_equal(t.shares, 256);
+    assert_int_equal(t.period_us, 100000);
+    assert_int_equal(t.quota_us, 50000);
     free(desc);
+    assert_int_equal(domain_xml_parse_cputune(plain, &t), 0);
+    assert_int_equal(t.shares, 0);
+    assert_int_equal(t.quota_us, 0);
+    assert_int_equal(domain_xml_parse_cputune(prod, &t), 0);
+    assert_int_equal(t.shares, 1024);
+    assert_int_equal(t.quota_us, 0);
     virDomainUndefine(dom);
     virDomainFree(dom);
     virConnectClose(conn);
@@ -147,6 +159,26 @@ test_cpu_limits(void **state)
     free(prod);
     free(prod_spec);
     free(base);
+}
+
+static void
+test_parse_cputune_rejects_bad(void **state)
+{
+    struct domain_cputune t;
+    assert_int_equal(domain_xml_parse_cputune(
+                         "<domain><cputune><quota>-1</quota></cputune></domain>", &t), 0);
+    assert_int_equal(t.quota_us, -1);
+    assert_int_equal(domain_xml_parse_cputune("not xml", &t), -EINVAL);
+    assert_int_equal(domain_xml_parse_cputune("<other/>", &t), -EINVAL);
+    assert_int_equal(domain_xml_parse_cputune(
+                         "<domain><cputune><shares>lots</shares></cputune></domain>", &t),
+                     -EINVAL);
+    assert_int_equal(domain_xml_parse_cputune(
+                         "<domain><cputune><shares>-5</shares></cputune></domain>", &t),
+                     -EINVAL);
+    assert_int_equal(domain_xml_parse_cputune(
+                         "<domain><cputune><period>99999999999999999999</period>"
+                         "</cputune></domain>", &t), -EINVAL);
 }
 
 static void
@@ -181,6 +213,7 @@ main(void)
         cmocka_unit_test(test_build_and_define),
         cmocka_unit_test(test_spec_tracks_definition),
         cmocka_unit_test(test_cpu_limits),
+        cmocka_unit_test(test_parse_cputune_rejects_bad),
         cmocka_unit_test(test_parse_owner_rejects_foreign),
         cmocka_unit_test(test_bad_base),
     };

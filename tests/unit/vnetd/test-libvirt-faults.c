@@ -1,13 +1,20 @@
-/* Tests that vnetd/libvirt-adapter.c never publishes a partial domain listing as
- * known.  libvirtd stopping in the middle of a pass answers the per-domain calls
- * with errors; a VNode whose state was guessed from such an error counted as
- * stopped, and vnetd unplugged a running production VNode from its switch until
- * libvirtd was back (3 s of traffic lost in a CI run of test-faults).
+/* Tests vnetd/libvirt-adapter.c when libvirt misbehaves, with some libvirt calls
+ * replaced by link-time wrapping (-Wl,--wrap, see tests/unit/CMakeLists.txt) and
+ * everything else libvirt's test:///default driver.
  *
- * The per-domain calls are failed by link-time wrapping (-Wl,--wrap, see
- * tests/unit/CMakeLists.txt); everything else is libvirt's test:///default driver.
- * The invariant checked on every view while the calls fail: if the adapter says it
- * is connected, the running VNode is reported running. */
+ * 1. A partial domain listing is never published as known.  libvirtd stopping in
+ *    the middle of a pass answers the per-domain calls with errors; a VNode whose
+ *    state was guessed from such an error counted as stopped, and vnetd unplugged a
+ *    running production VNode from its switch until libvirtd was back (3 s of
+ *    traffic lost in a CI run of test-faults).  Checked on every view while the
+ *    calls fail: if the adapter says it is connected, the running VNode is
+ *    reported running.
+ * 2. The CPU limits of a domain that stops right after it starts are checked
+ *    without virDomainGetSchedulerParametersFlags(): libvirt 9.0's LXC driver
+ *    dereferences the stopped domain's (NULL) cgroup there and libvirtd segfaults
+ *    (seen in CI's crash matrix; reproduced with 'virsh schedinfo' on any
+ *    defined, stopped LXC domain).  The wrapper plays libvirtd: that call on an
+ *    inactive domain fails the test. */
 #include <config.h>
 
 #include <setjmp.h>
@@ -35,6 +42,15 @@ int __real_virDomainGetState(virDomainPtr, int *, int *, unsigned int);
 int __wrap_virDomainGetState(virDomainPtr, int *, int *, unsigned int);
 int __real_virGetLastErrorCode(void);
 int __wrap_virGetLastErrorCode(void);
+int __real_virDomainCreate(virDomainPtr);
+int __wrap_virDomainCreate(virDomainPtr);
+int __real_virDomainGetSchedulerParametersFlags(virDomainPtr, virTypedParameterPtr,
+                                                int *, unsigned int);
+int __wrap_virDomainGetSchedulerParametersFlags(virDomainPtr, virTypedParameterPtr,
+                                                int *, unsigned int);
+
+static _Atomic int stop_at_start;       /* domains stop as soon as they start */
+static _Atomic int sched_on_inactive;   /* calls that crash libvirt 9.0's libvirtd */
 
 char *
 __wrap_virDomainGetMetadata(virDomainPtr d, int type, const char *uri, unsigned int flags)
@@ -54,6 +70,28 @@ __wrap_virGetLastErrorCode(void)
 {
     /* What a call on a connection whose daemon is going away reports. */
     return fault != FAULT_NONE ? VIR_ERR_RPC : __real_virGetLastErrorCode();
+}
+
+int
+__wrap_virDomainCreate(virDomainPtr d)
+{
+    int rc = __real_virDomainCreate(d);
+    if (rc == 0 && stop_at_start) {
+        virDomainDestroy(d);    /* its init exited at once */
+    }
+    return rc;
+}
+
+int
+__wrap_virDomainGetSchedulerParametersFlags(virDomainPtr d, virTypedParameterPtr params,
+                                            int *n, unsigned int flags)
+{
+    /* The LXC driver's virDomainGetSchedulerType() says 3 parameters for an
+     * inactive domain, and reading them then segfaults libvirtd 9.0. */
+    if (virDomainIsActive(d) == 0) {
+        sched_on_inactive++;
+    }
+    return __real_virDomainGetSchedulerParametersFlags(d, params, n, flags);
 }
 
 static char *argv_init[] = { "/bin/init" };
@@ -122,11 +160,52 @@ test_partial_listing_is_not_published(void **state)
     free(spec);
 }
 
+static void
+test_cpu_limits_of_a_stopping_domain(void **state)
+{
+    (void) state;
+    struct vnode_plan v = {
+        .domain = "dom-s", .node = "s", .role = VNODE_ROLE_NF, .cpus = 1,
+        .memory_mib = 64, .argv = argv_init, .argc = 1, .cpu_shares = 512,
+    };
+    char *base = vnet_xasprintf("%s/templates/domains/lxc.xml", VNET_SOURCE_DIR);
+    char *xml, *spec;
+    assert_null(domain_xml_build(base, &v, "me", "c1", NULL, &xml, &spec));
+    free(base);
+
+    struct libvirt_adapter *a = libvirt_adapter_create("test:///default", "me");
+    stop_at_start = 1;
+    struct lv_desired want[] = { { "dom-s", xml, spec, true, { 512, 0, 0 } } };
+    libvirt_adapter_set_desired(a, want, 1);
+    /* Started (and stopped at once) on every pass; a few passes. */
+    for (int i = 0; i < 300; i++) {
+        libvirt_adapter_run(a);
+        usleep(10000);
+    }
+    assert_int_equal(sched_on_inactive, 0);
+    struct lv_domain_status st;
+    libvirt_adapter_get_status(a, "dom-s", &st);
+    assert_int_not_equal(st.state, LV_RUNNING);
+    assert_false(libvirt_adapter_converged(a));
+
+    stop_at_start = 0;
+    libvirt_adapter_set_desired(a, NULL, 0);
+    for (int i = 0; i < 500 && !libvirt_adapter_converged(a); i++) {
+        libvirt_adapter_run(a);
+        usleep(10000);
+    }
+    assert_true(libvirt_adapter_converged(a));
+    libvirt_adapter_destroy(a);
+    free(xml);
+    free(spec);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partial_listing_is_not_published),
+        cmocka_unit_test(test_cpu_limits_of_a_stopping_domain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
