@@ -32,6 +32,24 @@ struct desired_copy {
     struct lv_cputune cputune;
 };
 
+/* A VNode that stops on its own soon after it was started (its program exits at
+ * once) is started again at once twice; from the third such stop in a row on,
+ * only after a doubling delay, and with an error in its status -- so an operation
+ * waiting for it fails with the reason instead of waiting out its timeout, and a
+ * broken NF does not make its container restart several times a second. */
+#define QUICK_STOP_NS (10ull * 1000000000)     /* "soon after it was started" */
+#define QUICK_STOPS_TOLERATED 2
+#define RESTART_DELAY_MIN_MS 1000ull
+#define RESTART_DELAY_MAX_MS 60000ull
+
+struct restart_record {
+    char *name;
+    uint64_t started_ns;        /* when this adapter last started it; 0: since
+                                 * then stopped or redefined on purpose */
+    uint64_t stopped_ns;        /* when it was found stopped after that start */
+    unsigned int quick_stops;   /* in a row */
+};
+
 struct actual {
     char *name;
     char *chain;                /* owner chain if ours */
@@ -73,6 +91,8 @@ struct libvirt_adapter {
     unsigned int backoff_ms;
     struct status_entry *errors;    /* last error per domain name */
     size_t n_errors;
+    struct restart_record *restarts;
+    size_t n_restarts;
 };
 
 static void
@@ -410,6 +430,68 @@ apply_cputune(struct libvirt_adapter *a, virDomainPtr dom, const char *name,
     return 1;
 }
 
+static struct restart_record *
+restart_record(struct libvirt_adapter *a, const char *name, bool create)
+{
+    for (size_t i = 0; i < a->n_restarts; i++) {
+        if (!strcmp(a->restarts[i].name, name)) {
+            return &a->restarts[i];
+        }
+    }
+    if (!create) {
+        return NULL;
+    }
+    a->restarts = vnet_xrealloc(a->restarts, (a->n_restarts + 1) * sizeof *a->restarts);
+    struct restart_record *r = &a->restarts[a->n_restarts++];
+    *r = (struct restart_record) { .name = vnet_xstrdup(name) };
+    return r;
+}
+
+/* 'name' was stopped, redefined or removed on purpose: its next stop is not
+ * counted against it. */
+static void
+restart_forget(struct libvirt_adapter *a, const char *name)
+{
+    struct restart_record *r = restart_record(a, name, false);
+    if (r) {
+        r->started_ns = r->stopped_ns = 0;
+        r->quick_stops = 0;
+    }
+}
+
+/* 'name', found stopped and wanted running: how long to wait before starting it
+ * again (0: now).  Counts a stop soon after this adapter started it. */
+static uint64_t
+restart_wait_ns(struct libvirt_adapter *a, const char *name, uint64_t now,
+                unsigned int *ret_quick_stops)
+{
+    struct restart_record *r = restart_record(a, name, false);
+    *ret_quick_stops = 0;
+    if (!r || !r->started_ns) {
+        return 0;
+    }
+    if (!r->stopped_ns) {
+        r->stopped_ns = now;
+        r->quick_stops = now - r->started_ns < QUICK_STOP_NS ? r->quick_stops + 1 : 0;
+    }
+    *ret_quick_stops = r->quick_stops;
+    if (r->quick_stops <= QUICK_STOPS_TOLERATED) {
+        return 0;
+    }
+    unsigned int doublings = VNET_MIN(r->quick_stops - QUICK_STOPS_TOLERATED - 1, 6u);
+    uint64_t delay_ms = VNET_MIN(RESTART_DELAY_MIN_MS << doublings, RESTART_DELAY_MAX_MS);
+    uint64_t due = r->stopped_ns + delay_ms * 1000000;
+    return due > now ? due - now : 0;
+}
+
+static void
+restart_started(struct libvirt_adapter *a, const char *name, uint64_t now)
+{
+    struct restart_record *r = restart_record(a, name, true);
+    r->started_ns = now;
+    r->stopped_ns = 0;
+}
+
 /* One convergence step.  Returns the number of actions taken; errors found on the
  * way are recorded per domain (and replace those of the previous step).
  * '*ret_progress' tells whether any action succeeded. */
@@ -437,6 +519,7 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
         bool running = x && x->state == LV_RUNNING;
         bool ok = true;
         if (!x || strcmp(x->spec, d->spec)) {
+            restart_forget(a, d->name);     /* a new definition starts afresh */
             if (running) {
                 crashpoint("libvirt-destroy");
                 ok = check_rc(a, "destroy (to apply a new definition)", d->name,
@@ -467,17 +550,28 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
                 actions++;
             }
         }
-        if (ok && d->running && !running) {
-            uint64_t t0 = vnet_mono_ns();
+        unsigned int quick_stops;
+        uint64_t t0 = vnet_mono_ns();
+        uint64_t wait_ns = (ok && d->running && !running
+                            ? restart_wait_ns(a, d->name, t0, &quick_stops) : 0);
+        if (wait_ns) {
+            set_error(a, d->name, "it stopped on its own soon after each of its last "
+                      "%u starts (does its program exit?); starting it again in %.1f s",
+                      quick_stops, (double) wait_ns / 1e9);
+            ok = false;
+        } else if (ok && d->running && !running) {
             crashpoint("libvirt-start");
             ok = check_rc(a, "start", d->name, virDomainCreate(dom));
             crashpoint("libvirt-started");
             if (ok) {
+                uint64_t now = vnet_mono_ns();
+                restart_started(a, d->name, now);
                 VNLOG_INFO("started domain '%s' in %llu ms", d->name,
-                           (unsigned long long) ((vnet_mono_ns() - t0) / 1000000));
+                           (unsigned long long) ((now - t0) / 1000000));
             }
             actions++;
         } else if (ok && !d->running && running) {
+            restart_forget(a, d->name);
             crashpoint("libvirt-destroy");
             ok = check_rc(a, "destroy", d->name, virDomainDestroy(dom));
             crashpoint("libvirt-destroyed");
@@ -525,6 +619,7 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
         if (ok) {
             VNLOG_INFO("removed domain '%s' (chain '%s')", x->name, x->chain);
             clear_error(a, x->name);
+            restart_forget(a, x->name);
         } else {
             failures++;
         }
@@ -773,6 +868,10 @@ libvirt_adapter_destroy(struct libvirt_adapter *a)
         free(a->errors[i].name);
     }
     free(a->errors);
+    for (size_t i = 0; i < a->n_restarts; i++) {
+        free(a->restarts[i].name);
+    }
+    free(a->restarts);
     for (size_t i = 0; i < a->n_events; i++) {
         free(a->events[i]);
     }

@@ -14,7 +14,8 @@
  *    dereferences the stopped domain's (NULL) cgroup there and libvirtd segfaults
  *    (seen in CI's crash matrix; reproduced with 'virsh schedinfo' on any
  *    defined, stopped LXC domain).  The wrapper plays libvirtd: that call on an
- *    inactive domain fails the test. */
+ *    inactive domain fails the test.  Such a domain is started again at once only
+ *    twice; then with a delay, and its status says why. */
 #include <config.h>
 
 #include <setjmp.h>
@@ -50,6 +51,7 @@ int __wrap_virDomainGetSchedulerParametersFlags(virDomainPtr, virTypedParameterP
                                                 int *, unsigned int);
 
 static _Atomic int stop_at_start;       /* domains stop as soon as they start */
+static _Atomic int creates;             /* virDomainCreate() calls */
 static _Atomic int sched_on_inactive;   /* calls that crash libvirt 9.0's libvirtd */
 
 char *
@@ -75,6 +77,7 @@ __wrap_virGetLastErrorCode(void)
 int
 __wrap_virDomainCreate(virDomainPtr d)
 {
+    creates++;
     int rc = __real_virDomainCreate(d);
     if (rc == 0 && stop_at_start) {
         virDomainDestroy(d);    /* its init exited at once */
@@ -175,15 +178,24 @@ test_cpu_limits_of_a_stopping_domain(void **state)
 
     struct libvirt_adapter *a = libvirt_adapter_create("test:///default", "me");
     stop_at_start = 1;
+    creates = 0;
     struct lv_desired want[] = { { "dom-s", xml, spec, true, { 512, 0, 0 } } };
     libvirt_adapter_set_desired(a, want, 1);
-    /* Started (and stopped at once) on every pass; a few passes. */
-    for (int i = 0; i < 300; i++) {
+    /* Started and stopped at once, three times in a row; then held back. */
+    struct lv_domain_status st = { 0 };
+    for (int i = 0; i < 300 && !st.error[0]; i++) {
+        libvirt_adapter_run(a);
+        libvirt_adapter_get_status(a, "dom-s", &st);
+        usleep(10000);
+    }
+    assert_non_null(strstr(st.error, "stopped on its own soon after each of its last 3"));
+    assert_int_equal(creates, 3);
+    for (int i = 0; i < 50; i++) {      /* within the first 1 s delay */
         libvirt_adapter_run(a);
         usleep(10000);
     }
+    assert_int_equal(creates, 3);
     assert_int_equal(sched_on_inactive, 0);
-    struct lv_domain_status st;
     libvirt_adapter_get_status(a, "dom-s", &st);
     assert_int_not_equal(st.state, LV_RUNNING);
     assert_false(libvirt_adapter_converged(a));
