@@ -37,6 +37,8 @@ const struct ctl_option ctl_compare_options[] = {
       "exit0.pcap, exit1.pcap" },
     { "production-side", 0, "N", "with --offline: which exit is production's (0)" },
     { "min-duration", 0, "DURATION", "observation the verdict requires (default 5m)" },
+    { "latency-margin", 0, "PCT", "how much slower a class may get in the shadow "
+      "and still allow SWAP (default 10%)" },
     { "report", 0, "FILE", "also write the JSON result to FILE" },
     { NULL, 0, NULL, NULL },
 };
@@ -177,6 +179,23 @@ ctl_cmd_shadow_compare(struct ctl_context *ctx)
     const char *report_file = ctl_get_option(ctx, "report");
     const char *offline = ctl_get_option(ctx, "offline");
     const char *ps = ctl_get_option(ctx, "production-side");
+    const char *lm = ctl_get_option(ctx, "latency-margin");
+    double latency_margin = -1;
+    if (lm) {
+        char *end;
+        errno = 0;
+        double v = strtod(lm, &end);
+        if (*end == '%') {
+            end++;
+        }
+        if (end == lm || *end || errno || !(v > 0 && v <= 100)) {
+            fprintf(ctx->err, "vnetctl: shadow compare: --latency-margin: expected a "
+                    "percentage above 0 and at most 100, such as 10 or 20%%, got '%s'\n",
+                    lm);
+            return CTL_EXIT_USAGE;
+        }
+        latency_margin = v / 100;
+    }
     if (d && (vnet_parse_duration(d, &duration) || duration < 1000000000ull
               || duration > 86400000000000ull)) {
         fprintf(ctx->err, "vnetctl: shadow compare: --duration: expected 1s to 24h, such "
@@ -233,6 +252,9 @@ ctl_cmd_shadow_compare(struct ctl_context *ctx)
         cfg.min_duration_ns = min_duration;
         cfg.min_subwindows = min_duration / cfg.subwindow_ns;
     }
+    if (latency_margin > 0) {
+        cfg.latency_margin = latency_margin;
+    }
     struct compare_result *res;
     struct vnet_error *error = compare_run(&in, &cfg, &res);
     if (error) {
@@ -250,6 +272,8 @@ ctl_cmd_shadow_compare(struct ctl_context *ctx)
                                        : (double) duration / 1e9));
     json_object_object_add(obj, "min_duration_s", json_object_new_double(
                                (double) cfg.min_duration_ns / 1e9));
+    json_object_object_add(obj, "latency_margin", json_object_new_double(
+                               cfg.latency_margin));
     json_object_object_add(obj, "ingress_packets", json_object_new_int64(
                                (int64_t) pairing_entries(pairing)));
     json_object_object_add(obj, "not_compared", json_object_new_int64(

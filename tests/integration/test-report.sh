@@ -101,4 +101,13 @@ expect_rc 1 "$VNETCTL" shadow compare --offline "$T/nowhere" --production-side 0
 grep -q "nowhere" <<<"$ERR" || fail "missing capture directory: $ERR"
 expect_rc 1 "$VNETCTL" shadow compare --offline "$T/cmp" --production-side 2
 grep -q -- "--production-side" <<<"$ERR" || fail "bad production side: $ERR"
+for bad in 0 150 ten -5; do
+    expect_rc 1 "$VNETCTL" shadow compare --offline "$T/cmp" --latency-margin "$bad"
+    grep -q -- "--latency-margin: expected a percentage" <<<"$ERR" \
+        || fail "bad latency margin '$bad': $ERR"
+done
+expect_rc 0 "$VNETCTL" --json shadow compare --offline "$T/cmp" --min-duration 30s \
+    --latency-margin 20%
+[ "$(json_get "$T/out" 'j["latency_margin"]')" = 0.2 ] || fail "latency margin: $OUT"
+grep -q "latency +20%" "$T/out" || fail "the margin is not in the clauses: $OUT"
 pass "bad comparison input is named"
