@@ -99,6 +99,33 @@ __wrap_virDomainGetSchedulerParametersFlags(virDomainPtr d, virTypedParameterPtr
 
 static char *argv_init[] = { "/bin/init" };
 
+static void
+build(const char *name, const char *node, unsigned int shares, char **xml, char **spec)
+{
+    struct vnode_plan v = {
+        .domain = (char *) name, .node = (char *) node, .role = VNODE_ROLE_NF,
+        .cpus = 1, .memory_mib = 64, .argv = argv_init, .argc = 1, .cpu_shares = shares,
+    };
+    char *base = vnet_xasprintf("%s/templates/domains/lxc.xml", VNET_SOURCE_DIR);
+    assert_null(domain_xml_build(base, &v, "me", "c1", NULL, xml, spec));
+    free(base);
+}
+
+/* Wants nothing, waits until the adapter has removed it all, and frees. */
+static void
+remove_all(struct libvirt_adapter *a, char *xml, char *spec)
+{
+    libvirt_adapter_set_desired(a, NULL, 0);
+    for (int i = 0; i < 500 && !libvirt_adapter_converged(a); i++) {
+        libvirt_adapter_run(a);
+        usleep(10000);
+    }
+    assert_true(libvirt_adapter_converged(a));
+    libvirt_adapter_destroy(a);
+    free(xml);
+    free(spec);
+}
+
 /* Runs the adapter's main-thread side for up to 'ms', checking the invariant on
  * every view; returns once the adapter is (dis)connected as 'want_connected' says
  * and, if connected, reports 'dom' running. */
@@ -129,14 +156,8 @@ static void
 test_partial_listing_is_not_published(void **state)
 {
     (void) state;
-    struct vnode_plan v = {
-        .domain = "dom-l", .node = "l", .role = VNODE_ROLE_NF, .cpus = 1,
-        .memory_mib = 64, .argv = argv_init, .argc = 1,
-    };
-    char *base = vnet_xasprintf("%s/templates/domains/lxc.xml", VNET_SOURCE_DIR);
     char *xml, *spec;
-    assert_null(domain_xml_build(base, &v, "me", "c1", NULL, &xml, &spec));
-    free(base);
+    build("dom-l", "l", 0, &xml, &spec);
 
     struct libvirt_adapter *a = libvirt_adapter_create("test:///default", "me");
     struct lv_desired want[] = { { "dom-l", xml, spec, true, { 0, 0, 0 } } };
@@ -152,29 +173,15 @@ test_partial_listing_is_not_published(void **state)
         assert_true(watch(a, "dom-l", true, 1500));
     }
 
-    libvirt_adapter_set_desired(a, NULL, 0);
-    for (int i = 0; i < 500 && !libvirt_adapter_converged(a); i++) {
-        libvirt_adapter_run(a);
-        usleep(10000);
-    }
-    assert_true(libvirt_adapter_converged(a));
-    libvirt_adapter_destroy(a);
-    free(xml);
-    free(spec);
+    remove_all(a, xml, spec);
 }
 
 static void
 test_cpu_limits_of_a_stopping_domain(void **state)
 {
     (void) state;
-    struct vnode_plan v = {
-        .domain = "dom-s", .node = "s", .role = VNODE_ROLE_NF, .cpus = 1,
-        .memory_mib = 64, .argv = argv_init, .argc = 1, .cpu_shares = 512,
-    };
-    char *base = vnet_xasprintf("%s/templates/domains/lxc.xml", VNET_SOURCE_DIR);
     char *xml, *spec;
-    assert_null(domain_xml_build(base, &v, "me", "c1", NULL, &xml, &spec));
-    free(base);
+    build("dom-s", "s", 512, &xml, &spec);
 
     struct libvirt_adapter *a = libvirt_adapter_create("test:///default", "me");
     stop_at_start = 1;
@@ -201,15 +208,7 @@ test_cpu_limits_of_a_stopping_domain(void **state)
     assert_false(libvirt_adapter_converged(a));
 
     stop_at_start = 0;
-    libvirt_adapter_set_desired(a, NULL, 0);
-    for (int i = 0; i < 500 && !libvirt_adapter_converged(a); i++) {
-        libvirt_adapter_run(a);
-        usleep(10000);
-    }
-    assert_true(libvirt_adapter_converged(a));
-    libvirt_adapter_destroy(a);
-    free(xml);
-    free(spec);
+    remove_all(a, xml, spec);
 }
 
 int
