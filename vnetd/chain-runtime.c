@@ -355,7 +355,6 @@ push_desired(struct chain_runtime *rt)
     const char ***set_ports = vnet_xcalloc(rt->n_plans + 1, sizeof *set_ports);
     size_t k = 0, n_lv = 0, n_ports = 0, n_sets = 0, n_bridges = 0;
     n_mirrors = 0;
-    bool lv_known = libvirt_adapter_connected(rt->lv);
 
     for (size_t i = 0; i < rt->n_plans; i++) {
         const struct chain_plan *p = rt->plans[i].plan;
@@ -377,9 +376,11 @@ push_desired(struct chain_runtime *rt)
              * Until libvirt has told whether it runs (vnetd just started, or
              * libvirtd is away) its ports are kept as they are: removing them
              * would cut a running production VNode off its traffic.  (The spec is
-             * compared here: 'current' may still describe an older desired set.) */
+             * compared here: 'current' may still describe an older desired set.
+             * 'known' comes with the state, from the same published listing.) */
             struct lv_domain_status st;
             libvirt_adapter_get_status(rt->lv, vn->domain, &st);
+            bool lv_known = st.known;
             bool runs = st.state == LV_RUNNING && !strcmp(st.spec, specs[k]);
             for (size_t n = 0; n < vn->n_nics; n++) {
                 if (vn->role != VNODE_ROLE_MONITOR) {

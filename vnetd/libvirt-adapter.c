@@ -992,6 +992,10 @@ libvirt_adapter_get_status(struct libvirt_adapter *a, const char *name,
             break;
         }
     }
+    /* Read with the state, under the same lock: the worker publishes both at
+     * once, and a caller that read them apart could pair "connected" with the
+     * "absent" of a listing published as libvirtd went away. */
+    ret->known = a->connected;
     pthread_mutex_unlock(&a->mutex);
 }
 

@@ -51,6 +51,8 @@ enum lv_domain_state {
 };
 
 struct lv_domain_status {
+    bool known;                 /* libvirt has answered: 'state' is what it said
+                                 * (false while libvirtd is away: state ABSENT) */
     enum lv_domain_state state;
     bool current;               /* definition matches the desired spec */
     char spec[72];              /* the spec checksum of the existing definition */
