@@ -380,13 +380,12 @@ push_desired(struct chain_runtime *rt)
              * 'known' comes with the state, from the same published listing.) */
             struct lv_domain_status st;
             libvirt_adapter_get_status(rt->lv, vn->domain, &st);
-            bool lv_known = st.known;
             bool runs = st.state == LV_RUNNING && !strcmp(st.spec, specs[k]);
             for (size_t n = 0; n < vn->n_nics; n++) {
                 if (vn->role != VNODE_ROLE_MONITOR) {
                     set_ports[i][n_set_ports++] = vn->nics[n].ifname;
                 }
-                if (runs || !lv_known) {
+                if (runs || !st.known) {
                     ports[n_ports++] = (struct ovs_port_spec) {
                         p->bridge, vn->nics[n].ifname, vn->nics[n].ofport, p->chain,
                         port_role(vn, n), !runs,
