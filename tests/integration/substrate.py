@@ -142,8 +142,12 @@ def ensure_libvirtd():
 
 # ---- snapshots -----------------------------------------------------------------
 
+DRAIN_UNTIL_MS = {}     # chain: when its swap's drain period ends (wall clock, ms)
+
+
 def registry_view(name):
     p = vnetctl("--json", "chain", "show", name, check=False)
+    DRAIN_UNTIL_MS.pop(name, None)
     if p.returncode:
         return None
     j = json.loads(p.stdout)
@@ -151,7 +155,9 @@ def registry_view(name):
         j.pop(k, None)
     if j.get("shadow"):
         j["shadow"].pop("swaps", None)      # a counter: every swap and undo adds one
-        j["shadow"].pop("drain_until_ms", None)     # a time, for a second after a swap
+        # A time, for a second after a swap; while it lasts the old side's exits
+        # still deliver (their rules differ), so stable_snapshot waits it out.
+        DRAIN_UNTIL_MS[name] = j["shadow"].pop("drain_until_ms", 0)
     return j
 
 
@@ -217,14 +223,22 @@ def settle(*want, what=""):
 
 
 def stable_snapshot():
-    """A snapshot that no longer changes (after an operation that replied early)."""
-    prev = snapshot()
-    for _ in range(SETTLE_S * 2):
-        time.sleep(0.5)
+    """A snapshot that no longer changes (after an operation that replied early) and
+    is not taken during a swap's drain period: two snapshots 0.5 s apart can both
+    fall within that second, and its rules are gone once it is over."""
+    prev = None
+    deadline = time.time() + SETTLE_S
+    while time.time() < deadline:
         s = snapshot()
+        left = max(DRAIN_UNTIL_MS.values(), default=0) / 1000.0 - time.time()
+        if left > 0:
+            time.sleep(left + 0.2)
+            prev = None
+            continue
         if s == prev:
             return s
         prev = s
+        time.sleep(0.5)
     fail("the substrate did not settle")
 
 
