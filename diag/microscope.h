@@ -27,8 +27,10 @@ struct json_object;
 struct vnet_error;
 
 struct microscope_config {
-    double k_sigma;             /* victim threshold in sigmas (default 1) */
-    uint64_t history_ns;        /* sliding history of non-victims (default 5 s) */
+    double k_sigma;             /* victim threshold: latency above the history's
+                                 * p50 + k * (p84 - p50), the quantile analogue
+                                 * of mu + k * sigma (default 1) */
+    uint64_t history_ns;        /* sliding history of packet latencies (default 5 s) */
     uint64_t t_max_ns;          /* queuing-period cap (default 50 ms) */
     uint32_t n_max;             /* queuing-period cap in packets (default 2^20) */
     double eps;                 /* recursion stops below this mass (default 0.01) */
@@ -36,7 +38,7 @@ struct microscope_config {
     double autofocus_h;         /* culprit-side threshold (default 0.05) */
     double autofocus_hv;        /* victim-side threshold (default 0.10) */
     bool estimate_peak;         /* A.3 online estimate when r_peak is 0 (default true) */
-    uint32_t min_history;       /* non-victims the sliding history needs before it
+    uint32_t min_history;       /* packets the sliding history needs before it
                                  * sets the threshold; until then the window's
                                  * latency quantiles do (default 32) */
     uint64_t baseline_ns;       /* A.10 EWMA time constant of flow rates (default 1 s) */
