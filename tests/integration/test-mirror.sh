@@ -115,11 +115,13 @@ j = json.load(open(sys.argv[1]))
 nat = j["nfs"]["nat"]["recent_max"]
 assert nat["queue_max"] >= 120, nat
 assert nat["latency_max_us"] >= 80000, nat
-# In the window of the pause, the firewall upstream is unaffected.
-w = [w for w in j["timeline"] if w["nfs"]["nat"]["latency_max_us"] >= 80000]
-assert len(w) == 1, j["timeline"]
-fw = w[0]["nfs"]["fw"]
-assert fw["queue_max"] < 50 and fw["latency_max_us"] < 20000, w
+# The pause shows in one window, or in two consecutive ones when it straddles
+# a window boundary; in them the firewall upstream is unaffected.
+i = [k for k, w in enumerate(j["timeline"]) if w["nfs"]["nat"]["latency_max_us"] >= 80000]
+assert len(i) in (1, 2) and i[-1] - i[0] == len(i) - 1, j["timeline"]
+for k in i:
+    fw = j["timeline"][k]["nfs"]["fw"]
+    assert fw["queue_max"] < 50 and fw["latency_max_us"] < 20000, j["timeline"][k]
 PY
 pass "a NAT pause shows: queue $(json_get "$T/show2.json" 'j["nfs"]["nat"]["recent_max"]["queue_max"]'), latency $(json_get "$T/show2.json" 'round(j["nfs"]["nat"]["recent_max"]["latency_max_us"]/1000,1)') ms at the NAT"
 
