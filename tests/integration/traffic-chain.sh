@@ -34,6 +34,28 @@ assert f["bad_csum"] == 0 and f["seq"]["duplicates"] == 0, f
 PY
 pass "UDP through fw, nat, vpn: 4000/4000, source rewritten to 10.70.0.100"
 
+# When libvirt never learns a container's init pid, 'chain exec' finds the init
+# through the LXC controller itself: same namespaces as through libvirt, and
+# traffic flows from there.
+ns_of() {
+    "$VNETCTL" chain exec fw-nat-vpn source -- stat -L -c %i /proc/self/ns/net \
+        /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/uts /proc/self/ns/ipc
+}
+via_libvirt=$(ns_of) || fail "chain exec: $via_libvirt"
+found=$(VNETCTL_TEST_FIND_INIT=1 ns_of) || fail "chain exec finding the init: $found"
+[ "$via_libvirt" = "$found" ] || fail "namespaces differ: libvirt $via_libvirt, found $found"
+[ "$via_libvirt" != "$(stat -L -c %i /proc/self/ns/net /proc/self/ns/pid /proc/self/ns/mnt \
+    /proc/self/ns/uts /proc/self/ns/ipc)" ] || fail "chain exec stayed in the host's namespaces"
+start_sink "$T/found.json" --dev eth0 --duration 3
+VNETCTL_TEST_FIND_INIT=1 gen_udp --dport 5002 --rate 1000 --duration 1
+wait "$SINK_JOB"
+python3 - "$T/found.json" <<'PY'
+import json, sys
+f = [f for f in json.load(open(sys.argv[1]))["flows"] if f["dport"] == 5002][0]
+assert f["seq"]["received"] == 1000 and f["seq"]["lost"] == 0, f["seq"]
+PY
+pass "chain exec without libvirt's init pid: same namespaces, 1000/1000 delivered"
+
 # The firewall's rule denies UDP to port 9: nothing of it reaches the sink.
 start_sink "$T/deny.json" --dev eth0 --duration 3
 gen_udp --dport 9 --rate 1000 --duration 1
