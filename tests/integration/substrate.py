@@ -320,6 +320,9 @@ def start_stream(out=STREAM):
                              "--duration", "10800s"],
                   stdout=subprocess.DEVNULL)
     _RUNNING.append(gen)
+    time.sleep(1)
+    if gen.poll() is not None:     # e.g. 'chain exec' could not enter the VNode
+        fail("the stream's generator exited at once (status %d)" % gen.returncode)
     return sink, gen
 
 
