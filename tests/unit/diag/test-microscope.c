@@ -388,7 +388,9 @@ hand_trace(const char *const *names, const double *r_mpps, size_t n_nfs)
 static void
 hand_pkt(struct diag_trace *t, uint64_t t_ingress, struct flow5 flow)
 {
-    t->pkts = vnet_xrealloc(t->pkts, (t->n_pkts + 1) * sizeof *t->pkts);
+    if (!(t->n_pkts & (t->n_pkts - 1))) {      /* doubling: realloc copies under ASan */
+        t->pkts = vnet_xrealloc(t->pkts, VNET_MAX(2 * t->n_pkts, 1) * sizeof *t->pkts);
+    }
     t->pkts[t->n_pkts] = (struct pkt) {
         .uid = t->n_pkts, .t_ingress = t_ingress, .flow = flow,
         .hop_off = (uint32_t) t->n_hops,
@@ -399,7 +401,9 @@ hand_pkt(struct diag_trace *t, uint64_t t_ingress, struct flow5 flow)
 static void
 hand_hop(struct diag_trace *t, uint32_t nf, uint64_t arr, uint64_t dep)
 {
-    t->hops = vnet_xrealloc(t->hops, (t->n_hops + 1) * sizeof *t->hops);
+    if (!(t->n_hops & (t->n_hops - 1))) {
+        t->hops = vnet_xrealloc(t->hops, VNET_MAX(2 * t->n_hops, 1) * sizeof *t->hops);
+    }
     struct pkt *p = &t->pkts[t->n_pkts - 1];
     t->hops[t->n_hops++] = (struct hop) {
         .uid = p->uid, .nf = nf, .t_arr = arr, .t_dep = dep, .status = HOP_FORWARDED,
