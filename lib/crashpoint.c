@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,10 @@
 static unsigned long crash_at;       /* 0: never */
 static int log_fd = -1;
 static int enabled;                  /* a variable was set */
-static int armed;
-static unsigned long reached;
+static atomic_int armed;        /* read by worker threads too */
+/* Crashpoints are reached from the main loop and the adapters' worker threads at
+ * once: a plain counter lost the kill when two threads stepped it together. */
+static atomic_ulong reached;
 
 static unsigned long
 parse_count(const char *s)
@@ -47,15 +50,15 @@ crashpoint(const char *name)
     if (!armed) {
         return;
     }
-    reached++;
+    unsigned long k = atomic_fetch_add(&reached, 1) + 1;
     if (log_fd >= 0) {
         char line[128];
-        int n = snprintf(line, sizeof line, "%lu %s\n", reached, name);
+        int n = snprintf(line, sizeof line, "%lu %s\n", k, name);
         if (n > 0 && write(log_fd, line, (size_t) n) < 0) {
             /* Only a test reads the log; a failed write changes nothing else. */
         }
     }
-    if (reached == crash_at) {
+    if (k == crash_at) {
         raise(SIGKILL);
     }
 }

@@ -107,7 +107,8 @@ def matrix(selected):
                 # The run took fewer steps than the counting run (steps merge when
                 # the poll loop batches them); nothing was killed.
                 log("  step %d: not reached (%s)" % (k, "ok" if acknowledged else p.stderr.strip()))
-                got = settle(post, what="%s, step %d not reached" % (name, k))
+                settle(post, what="%s, step %d not reached" % (name, k))
+                got = 1     # finished: undone below like any finished run
             else:
                 killed += 1
                 step = crash_steps()[-1] if crash_steps() else "?"
