@@ -308,15 +308,18 @@ run_raw(struct gen *g, struct vnet_error **ret_error)
     }
     uint64_t deadline = g->duration_ns ? t0 + g->duration_ns : UINT64_MAX;
 
+    /* The deadline bounds the schedule, not the clock: every packet scheduled
+     * before it is sent, even when a late wake-up (or a stopped process) finds
+     * the clock past it -- --rate R --duration D sends R * D packets. */
     while (!stop_requested) {
         uint64_t now = vnet_mono_ns();
-        if (now >= deadline || (g->count && g->sent >= g->count)) {
+        if (g->count && g->sent >= g->count) {
             break;
         }
         unsigned int n = 0;
         while (n < BATCH && (!g->count || g->sent + n < g->count)) {
             struct source *s = earliest(g);
-            if (!s || gen_source_next(&s->s) > now) {
+            if (!s || gen_source_next(&s->s) > now || gen_source_next(&s->s) >= deadline) {
                 break;
             }
             uint8_t *f = g->frames[n];
@@ -350,10 +353,13 @@ run_raw(struct gen *g, struct vnet_error **ret_error)
         }
         struct source *s = earliest(g);
         uint64_t next = s ? gen_source_next(&s->s) : UINT64_MAX;
-        if (next == UINT64_MAX && deadline == UINT64_MAX) {
-            break;                  /* every source has ended */
+        if (next >= deadline) {     /* nothing left to send in time */
+            if (deadline != UINT64_MAX) {
+                sleep_until(deadline);
+            }
+            break;
         }
-        sleep_until(VNET_MIN(next, deadline));
+        sleep_until(next);
     }
     /* 'sent' counts what was handed to the kernel; failures are in 'errors'. */
     g->sent -= g->errors;

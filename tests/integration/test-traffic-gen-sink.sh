@@ -85,6 +85,29 @@ assert sink["flows"][0]["packets"] == sent10 and sink["filtered"] >= 5000 - sent
 PY
 pass "Poisson + --count; sink --dport filter and SIGINT summary"
 
+# --rate R --duration D sends R * D packets even when the generator wakes late:
+# stopped for 1 s from 0.3 s into a 1 s run, it sends what was due on resuming
+# (it once stopped at the clock's deadline, one packet short of 48000 in 24 s).
+sink_start "$T/s4.json" --dev eth0 --duration 3s
+on_exit "stop_pid $SINK_PID"
+ip netns exec "$GEN_NS" "$EXAMPLES_BIN/vnet-gen" --dev eth0 --dst-mac "$SINK_MAC" \
+    --src 10.9.0.1 --dst 10.9.0.2 --out "$T/g4.json" --seq --rate 1000 --duration 1s \
+    >/dev/null &
+GEN_PID=$!
+sleep 0.3
+kill -STOP "$GEN_PID"
+sleep 1
+kill -CONT "$GEN_PID"
+wait "$GEN_PID"
+wait "$SINK_PID"
+python3 - "$T/g4.json" "$T/s4.json" <<'PY'
+import json, sys
+gen, sink = (json.load(open(p)) for p in sys.argv[1:3])
+assert gen["sent"] == 1000 and gen["errors"] == 0, gen
+assert sink["rx"] == 1000 and sink["flows"][0]["seq"]["lost"] == 0, sink
+PY
+pass "a generator stopped past its deadline still sends rate x duration packets"
+
 # TCP: byte counts on both ends agree.
 sink_start "$T/s3.json" --tcp-listen 5001
 ip netns exec "$GEN_NS" "$GEN" --tcp 10.9.0.2:5001 --count 2000 --size 1000 >"$T/g3.json"
