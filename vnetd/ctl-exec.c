@@ -5,6 +5,7 @@
  * program is exec'd with its argument vector as given: no shell is involved.  vnetd
  * tells which domain and libvirt URI to use. */
 #include "vnetd/ctl-commands.h"
+#include "lib/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -139,17 +140,17 @@ open_init_namespaces(virDomainPtr dom, const char *domain, int **fds, char *why,
         return -1;
     }
     static const char *const kinds[] = { "ipc", "uts", "net", "pid", "mnt" };
-    *fds = malloc(sizeof kinds / sizeof *kinds * sizeof **fds);
+    *fds = vnet_xmalloc(sizeof kinds / sizeof *kinds * sizeof **fds);
     int k = 0;
-    for (; *fds && k < (int) (sizeof kinds / sizeof *kinds); k++) {
+    for (; k < (int) (sizeof kinds / sizeof *kinds); k++) {
         snprintf(path, sizeof path, "/proc/%ld/ns/%s", init, kinds[k]);
         if (((*fds)[k] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
             snprintf(why, why_size, "%s: %s", path, strerror(errno));
             break;
         }
     }
-    if (!*fds || k < (int) (sizeof kinds / sizeof *kinds)) {
-        while (*fds && k-- > 0) {
+    if (k < (int) (sizeof kinds / sizeof *kinds)) {
+        while (k-- > 0) {
             close((*fds)[k]);
         }
         free(*fds);
