@@ -333,20 +333,25 @@ set_error(struct libvirt_adapter *a, const char *name, const char *fmt, ...)
         memset(e, 0, sizeof *e);
         e->name = vnet_xstrdup(name);
     }
+    char msg[sizeof e->st.error];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(e->st.error, sizeof e->st.error, fmt, args);
+    vsnprintf(msg, sizeof msg, fmt, args);
     va_end(args);
-    if (e->st.error[0]) {
-        VNLOG_WARN("%s: %s", name, e->st.error);
+    /* Logged when it appears or changes, not at every pass it persists
+     * ('status' shows it meanwhile). */
+    if (msg[0] && strcmp(msg, e->st.error)) {
+        VNLOG_WARN("%s: %s", name, msg);
     }
+    memcpy(e->st.error, msg, sizeof msg);
 }
 
 static void
 clear_error(struct libvirt_adapter *a, const char *name)
 {
     for (size_t i = 0; i < a->n_errors; i++) {
-        if (!strcmp(a->errors[i].name, name)) {
+        if (!strcmp(a->errors[i].name, name) && a->errors[i].st.error[0]) {
+            VNLOG_INFO("%s: recovered from \"%s\"", name, a->errors[i].st.error);
             a->errors[i].st.error[0] = '\0';
         }
     }
