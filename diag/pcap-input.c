@@ -132,6 +132,15 @@ pcap_input_next(struct pcap_input *in, const struct pcap_input_pkt **ret)
         return vnet_error_create(VNET_ERR_INVALID, "%s: packet %llu: corrupt "
                                  "timestamp", in->path, (unsigned long long) n);
     }
+    if ((uint64_t) h->ts.tv_sec > PCAP_INPUT_MAX_SEC) {
+        /* A pcapng timestamp is 64 bits of its interface's unit (microseconds by
+         * default): in nanoseconds it would wrap. */
+        in->done = true;
+        return vnet_error_create(VNET_ERR_INVALID, "%s: packet %llu: timestamp %lld s "
+                                 "is beyond what nanoseconds since 1970 hold (year "
+                                 "2554)", in->path, (unsigned long long) n,
+                                 (long long) h->ts.tv_sec);
+    }
     uint64_t ts = (uint64_t) h->ts.tv_sec * 1000000000u + (uint64_t) h->ts.tv_usec;
     if (ts < in->last_ts) {
         in->stats.backwards++;

@@ -6,7 +6,8 @@
  * OVS ports deliver Ethernet frames.  Problems come back as errors that name the
  * file and the problem: not a capture file, empty, wrong link type, a truncated
  * header or packet record, a record that claims more captured bytes than the
- * packet had.
+ * packet had, a timestamp past PCAP_INPUT_MAX_SEC (pcapng's 64-bit timestamps reach
+ * further than 64-bit nanoseconds).
  *
  * A timestamp earlier than the previous packet's (captures of several queues are
  * not strictly ordered) is raised to it, so a file always reads in time order;
@@ -23,6 +24,9 @@
 
 struct pcap_input;
 struct vnet_error;
+
+/* The last second whose nanoseconds fit in 64 bits (in the year 2554). */
+#define PCAP_INPUT_MAX_SEC ((UINT64_MAX - 999999999u) / 1000000000u)
 
 struct pcap_input_pkt {
     uint64_t ts_ns;             /* since the epoch */

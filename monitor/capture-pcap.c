@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag/pcap-input.h"
 #include "lib/util.h"
 #include "monitor/capture-provider.h"
 
@@ -70,8 +71,9 @@ pcap_cap_recv(struct capture *c_, struct capture_pkt *pkts, size_t max)
             c->eof = true;
             break;
         }
-        if (rc < 0) {
-            /* A truncated or corrupt file ends the replay; it counts as loss. */
+        if (rc < 0 || h->ts.tv_sec < 0 || (uint64_t) h->ts.tv_sec > PCAP_INPUT_MAX_SEC) {
+            /* A truncated or corrupt file (or a timestamp whose nanoseconds would
+             * wrap) ends the replay; it counts as loss. */
             c->up.stats.drops++;
             c->eof = true;
             break;

@@ -238,6 +238,21 @@ test_pcapng(void **state)
     assert_true(p->ts_ns == 1700000000123456000ULL);
     pcap_input_close(in);
     free(path);
+
+    /* 64 bits of microseconds reach past 64 bits of nanoseconds: an error naming
+     * the packet, never a wrapped time. */
+    uint64_t far[] = { 1700000000123456ULL, (PCAP_INPUT_MAX_SEC + 1) * 1000000ULL };
+    path = path_of(state, "ng-far.pcapng");
+    write_bytes(path, buf, build_pcapng(buf, false, far, 2));
+    assert_null(pcap_input_open(path, &in));
+    assert_null(pcap_input_next(in, &p));
+    assert_true(p->ts_ns == 1700000000123456000ULL);
+    struct vnet_error *far_error = pcap_input_next(in, &p);
+    assert_non_null(far_error);
+    assert_non_null(strstr(far_error->message, "packet 2: timestamp 18446744073 s"));
+    vnet_error_destroy(far_error);
+    pcap_input_close(in);
+    free(path);
 }
 
 static void
