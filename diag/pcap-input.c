@@ -127,21 +127,16 @@ pcap_input_next(struct pcap_input *in, const struct pcap_input_pkt **ret)
                                  "%u bytes captured of a %u-byte packet", in->path,
                                  (unsigned long long) n, h->caplen, h->len);
     }
-    if (h->ts.tv_sec < 0 || h->ts.tv_usec < 0 || h->ts.tv_usec >= 1000000000) {
-        in->done = true;
-        return vnet_error_create(VNET_ERR_INVALID, "%s: packet %llu: corrupt "
-                                 "timestamp", in->path, (unsigned long long) n);
-    }
-    if ((uint64_t) h->ts.tv_sec > PCAP_INPUT_MAX_SEC) {
-        /* A pcapng timestamp is 64 bits of its interface's unit (microseconds by
-         * default): in nanoseconds it would wrap. */
+    uint64_t ts;
+    if (!pcap_input_ts_ns(&h->ts, &ts)) {
         in->done = true;
         return vnet_error_create(VNET_ERR_INVALID, "%s: packet %llu: timestamp %lld s "
-                                 "is beyond what nanoseconds since 1970 hold (year "
-                                 "2554)", in->path, (unsigned long long) n,
-                                 (long long) h->ts.tv_sec);
+                                 "+ %lld ns is corrupt (negative, a fraction of a "
+                                 "second or more, or past the year 2554, where "
+                                 "nanoseconds since 1970 wrap)", in->path,
+                                 (unsigned long long) n, (long long) h->ts.tv_sec,
+                                 (long long) h->ts.tv_usec);
     }
-    uint64_t ts = (uint64_t) h->ts.tv_sec * 1000000000u + (uint64_t) h->ts.tv_usec;
     if (ts < in->last_ts) {
         in->stats.backwards++;
         ts = in->last_ts;
@@ -152,6 +147,17 @@ pcap_input_next(struct pcap_input *in, const struct pcap_input_pkt **ret)
     in->pkt = (struct pcap_input_pkt) { ts, data, h->caplen, h->len };
     *ret = &in->pkt;
     return NULL;
+}
+
+bool
+pcap_input_ts_ns(const struct timeval *tv, uint64_t *ns)
+{
+    if (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000000
+        || (uint64_t) tv->tv_sec > PCAP_INPUT_MAX_SEC) {
+        return false;
+    }
+    *ns = (uint64_t) tv->tv_sec * 1000000000u + (uint64_t) tv->tv_usec;
+    return true;
 }
 
 bool

@@ -21,12 +21,19 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/time.h>
 
 struct pcap_input;
 struct vnet_error;
 
 /* The last second whose nanoseconds fit in 64 bits (in the year 2554). */
 #define PCAP_INPUT_MAX_SEC ((UINT64_MAX - 999999999u) / 1000000000u)
+
+/* Converts the timestamp of a record read at nanosecond precision ('tv_usec'
+ * holds nanoseconds) into '*ns' since the epoch.  Returns false, leaving '*ns'
+ * alone, if it is negative, its fraction is a second or more, or its second is
+ * past PCAP_INPUT_MAX_SEC.  Shared by every reader of foreign capture files. */
+bool pcap_input_ts_ns(const struct timeval *, uint64_t *ns);
 
 struct pcap_input_pkt {
     uint64_t ts_ns;             /* since the epoch */

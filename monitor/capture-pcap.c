@@ -71,9 +71,10 @@ pcap_cap_recv(struct capture *c_, struct capture_pkt *pkts, size_t max)
             c->eof = true;
             break;
         }
-        if (rc < 0 || h->ts.tv_sec < 0 || (uint64_t) h->ts.tv_sec > PCAP_INPUT_MAX_SEC) {
-            /* A truncated or corrupt file (or a timestamp whose nanoseconds would
-             * wrap) ends the replay; it counts as loss. */
+        uint64_t ts_ns;
+        if (rc < 0 || !pcap_input_ts_ns(&h->ts, &ts_ns)) {
+            /* A truncated or corrupt file (or timestamp) ends the replay; it
+             * counts as loss. */
             c->up.stats.drops++;
             c->eof = true;
             break;
@@ -82,7 +83,7 @@ pcap_cap_recv(struct capture *c_, struct capture_pkt *pkts, size_t max)
         uint8_t *copy = c->buf + n * c->up.snaplen;
         memcpy(copy, data, caplen);
         pkts[n++] = (struct capture_pkt) {
-            .ts_ns = (uint64_t) h->ts.tv_sec * 1000000000ull + (uint64_t) h->ts.tv_usec,
+            .ts_ns = ts_ns,
             .data = copy,
             .caplen = caplen,
             .len = h->len,

@@ -319,7 +319,8 @@ run_raw(struct gen *g, struct vnet_error **ret_error)
         unsigned int n = 0;
         while (n < BATCH && (!g->count || g->sent + n < g->count)) {
             struct source *s = earliest(g);
-            if (!s || gen_source_next(&s->s) > now || gen_source_next(&s->s) >= deadline) {
+            uint64_t due = s ? gen_source_next(&s->s) : UINT64_MAX;
+            if (due > now || due >= deadline) {
                 break;
             }
             uint8_t *f = g->frames[n];
