@@ -6,6 +6,7 @@
  * tells which domain and libvirt URI to use. */
 #include "vnetd/ctl-commands.h"
 #include "lib/util.h"
+#include "vnetd/lxc-proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -48,22 +49,6 @@ find_domain(struct json_object *chain, const char *node, bool shadow)
     return NULL;
 }
 
-/* Reads at most 'size' - 1 bytes of a small /proc file; returns the length or -1. */
-static ssize_t
-read_proc(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
-    }
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n >= 0) {
-        buf[n] = '\0';
-    }
-    return n;
-}
-
 static bool
 pid_ns_inode(long pid, ino_t *ino)
 {
@@ -95,20 +80,11 @@ open_init_namespaces(virDomainPtr dom, const char *domain, int **fds, char *why,
         snprintf(why, why_size, "libvirt gives the domain no id (not running?)");
         return -1;
     }
-    char path[96], buf[4096];
-    snprintf(path, sizeof path, "/proc/%u/cmdline", id);
-    ssize_t n = read_proc(path, buf, sizeof buf);
-    bool named = false;
-    for (ssize_t i = 0; n > 0 && i < n; i += (ssize_t) strlen(buf + i) + 1) {
-        if (!strcmp(buf + i, "--name") && i + 7 < n && !strcmp(buf + i + 7, domain)) {
-            named = true;
-        }
-    }
-    const char *exe = n > 0 ? strrchr(buf, '/') : NULL;
-    if (!named || !exe || strcmp(exe + 1, "libvirt_lxc")) {
+    if (!lxc_proc_is_controller("/proc", id, domain)) {
         snprintf(why, why_size, "process %u is not the domain's LXC controller", id);
         return -1;
     }
+    char path[96], buf[4096];
     ino_t ctl_ns = 0, ns = 0;
     long init = -1;
     snprintf(path, sizeof path, "/proc/%u/task", id);
@@ -118,7 +94,7 @@ open_init_namespaces(virDomainPtr dom, const char *domain, int **fds, char *why,
             continue;
         }
         snprintf(path, sizeof path, "/proc/%u/task/%.16s/children", id, t->d_name);
-        if (read_proc(path, buf, sizeof buf) <= 0) {
+        if (lxc_proc_read(path, buf, sizeof buf) <= 0) {
             continue;
         }
         for (char *p = buf, *end; *p && init < 0; p = end) {
