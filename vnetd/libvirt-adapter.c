@@ -20,6 +20,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "vnetd/domain-xml.h"
+#include "vnetd/lxc-proc.h"
 
 VNLOG_DEFINE_THIS_MODULE(libvirt);
 
@@ -42,8 +43,23 @@ struct desired_copy {
 #define RESTART_DELAY_MIN_MS 1000ull
 #define RESTART_DELAY_MAX_MS 60000ull
 
+/* libvirt 9.0's LXC driver can miss a container's end.  When its init exits
+ * before libvirtd has connected to the container's controller (the domain's log
+ * says "Dropping event 1 because libvirtd is not connected"), the controller
+ * exits and libvirt reports the domain running until it is destroyed: no stop
+ * event, no NF, and an operation waiting for it times out (a VNode whose program
+ * exits at once: 3 of 45 starts in one run on a 2-core host; CI saw it).
+ * Where libvirtd is local and in this PID namespace -- proven once a running
+ * domain's id was found to be the pid of its controller, "libvirt_lxc --name
+ * DOMAIN" -- a running domain whose controller process stays gone for
+ * GHOST_GRACE_NS is destroyed; that counts as a stop of its own (and restarts it
+ * if it is wanted running).  The grace covers libvirtd's own, normal, lag. */
+#define GHOST_GRACE_NS (2ull * 1000000000)
+#define GHOST_PASS_MS 250
+
 struct restart_record {
     char *name;
+    uint64_t ghost_since_ns;    /* when found running without its controller */
     uint64_t started_ns;        /* when this adapter last started it; 0: since
                                  * then stopped or redefined on purpose */
     uint64_t stopped_ns;        /* when it was found stopped after that start */
@@ -55,12 +71,21 @@ struct actual {
     char *chain;                /* owner chain if ours */
     char *spec;
     enum lv_domain_state state;
+    bool ghost;                 /* running, says libvirt; its controller is gone */
 };
 
 struct status_entry {
     char *name;
     char *chain;
     struct lv_domain_status st;
+};
+
+/* The worker's last error per domain.  A convergence pass re-raises the errors
+ * that persist ('fresh'); the others are dropped at its end. */
+struct domain_error {
+    char *name;
+    char msg[sizeof ((struct lv_domain_status *) 0)->error];
+    bool fresh;
 };
 
 struct libvirt_adapter {
@@ -88,8 +113,11 @@ struct libvirt_adapter {
     virConnectPtr conn;
     int cb_id;
     volatile int conn_dead;
+    bool lxc_local;                 /* libvirtd's LXC driver, on this host */
+    bool pids_shared;               /* a controller was seen at its domain's id */
+    bool ghosts_pending;            /* a ghost awaits its grace: pass again soon */
     unsigned int backoff_ms;
-    struct status_entry *errors;    /* last error per domain name */
+    struct domain_error *errors;
     size_t n_errors;
     struct restart_record *restarts;
     size_t n_restarts;
@@ -208,6 +236,19 @@ disconnect(struct libvirt_adapter *a)
     }
 }
 
+/* Whether 'uri' names a libvirtd on this host: no host part, and no transport
+ * but the local socket ("lxc:///system", "lxc+unix:///system?socket=..."). */
+static bool
+uri_is_local(const char *uri)
+{
+    const char *sep = strstr(uri, "://");
+    if (!sep || sep[3] != '/') {
+        return false;
+    }
+    const char *plus = memchr(uri, '+', (size_t) (sep - uri));
+    return !plus || (sep - plus == 5 && !strncmp(plus, "+unix", 5));
+}
+
 static bool
 connect_libvirt(struct libvirt_adapter *a)
 {
@@ -225,6 +266,8 @@ connect_libvirt(struct libvirt_adapter *a)
     if (virConnectSetKeepAlive(a->conn, 2, 3) < 0) {
         VNLOG_DBG("keepalive not available: %s", last_error());
     }
+    const char *type = virConnectGetType(a->conn);
+    a->lxc_local = type && !strcmp(type, "LXC") && uri_is_local(a->uri);
     VNLOG_INFO("connected to '%s'", a->uri);
     return true;
 }
@@ -291,6 +334,12 @@ list_actual(struct libvirt_adapter *a, struct actual **ret, size_t *ret_n)
                 x.spec = vnet_xstrdup(owner.spec);
                 x.state = (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED
                            || state == VIR_DOMAIN_PAUSED) ? LV_RUNNING : LV_DEFINED;
+                if (x.state == LV_RUNNING && a->lxc_local) {
+                    bool alive = lxc_proc_is_controller("/proc", virDomainGetID(doms[i]),
+                                                        name);
+                    a->pids_shared |= alive;
+                    x.ghost = !alive;
+                }
             }
             vnode_owner_clear(&owner);
         }
@@ -314,6 +363,17 @@ list_actual(struct libvirt_adapter *a, struct actual **ret, size_t *ret_n)
     return true;
 }
 
+static struct domain_error *
+find_error(struct libvirt_adapter *a, const char *name)
+{
+    for (size_t i = 0; i < a->n_errors; i++) {
+        if (!strcmp(a->errors[i].name, name)) {
+            return &a->errors[i];
+        }
+    }
+    return NULL;
+}
+
 static void
 set_error(struct libvirt_adapter *a, const char *name, const char *fmt, ...)
     VNET_PRINTF(3, 4);
@@ -321,39 +381,34 @@ set_error(struct libvirt_adapter *a, const char *name, const char *fmt, ...)
 static void
 set_error(struct libvirt_adapter *a, const char *name, const char *fmt, ...)
 {
-    struct status_entry *e = NULL;
-    for (size_t i = 0; i < a->n_errors; i++) {
-        if (!strcmp(a->errors[i].name, name)) {
-            e = &a->errors[i];
-        }
-    }
+    struct domain_error *e = find_error(a, name);
     if (!e) {
         a->errors = vnet_xrealloc(a->errors, (a->n_errors + 1) * sizeof *a->errors);
         e = &a->errors[a->n_errors++];
         memset(e, 0, sizeof *e);
         e->name = vnet_xstrdup(name);
     }
-    char msg[sizeof e->st.error];
+    char msg[sizeof e->msg];
     va_list args;
     va_start(args, fmt);
     vsnprintf(msg, sizeof msg, fmt, args);
     va_end(args);
     /* Logged when it appears or changes, not at every pass it persists
      * ('status' shows it meanwhile). */
-    if (msg[0] && strcmp(msg, e->st.error)) {
+    if (strcmp(msg, e->msg)) {
         VNLOG_WARN("%s: %s", name, msg);
     }
-    memcpy(e->st.error, msg, sizeof msg);
+    memcpy(e->msg, msg, sizeof msg);
+    e->fresh = true;
 }
 
 static void
 clear_error(struct libvirt_adapter *a, const char *name)
 {
-    for (size_t i = 0; i < a->n_errors; i++) {
-        if (!strcmp(a->errors[i].name, name) && a->errors[i].st.error[0]) {
-            VNLOG_INFO("%s: recovered from \"%s\"", name, a->errors[i].st.error);
-            a->errors[i].st.error[0] = '\0';
-        }
+    struct domain_error *e = find_error(a, name);
+    if (e && e->msg[0]) {
+        VNLOG_INFO("%s: recovered from \"%s\"", name, e->msg);
+        e->msg[0] = '\0';
     }
 }
 
@@ -468,10 +523,11 @@ restart_forget(struct libvirt_adapter *a, const char *name)
  * again (0: now).  Counts a stop soon after this adapter started it. */
 static uint64_t
 restart_wait_ns(struct libvirt_adapter *a, const char *name, uint64_t now,
-                unsigned int *ret_quick_stops)
+                unsigned int *ret_quick_stops, uint64_t *ret_delay_ms)
 {
     struct restart_record *r = restart_record(a, name, false);
     *ret_quick_stops = 0;
+    *ret_delay_ms = 0;
     if (!r || !r->started_ns) {
         return 0;
     }
@@ -485,6 +541,7 @@ restart_wait_ns(struct libvirt_adapter *a, const char *name, uint64_t now,
     }
     unsigned int doublings = VNET_MIN(r->quick_stops - QUICK_STOPS_TOLERATED - 1, 6u);
     uint64_t delay_ms = VNET_MIN(RESTART_DELAY_MIN_MS << doublings, RESTART_DELAY_MAX_MS);
+    *ret_delay_ms = delay_ms;
     uint64_t due = r->stopped_ns + delay_ms * 1000000;
     return due > now ? due - now : 0;
 }
@@ -495,6 +552,34 @@ restart_started(struct libvirt_adapter *a, const char *name, uint64_t now)
     struct restart_record *r = restart_record(a, name, true);
     r->started_ns = now;
     r->stopped_ns = 0;
+    r->ghost_since_ns = 0;
+}
+
+/* Notes since when each domain of 'have' has been a ghost (see GHOST_GRACE_NS);
+ * returns true if one of them awaits its grace. */
+static bool
+track_ghosts(struct libvirt_adapter *a, const struct actual *have, size_t n_have,
+             uint64_t now)
+{
+    bool pending = false;
+    for (size_t i = 0; i < n_have; i++) {
+        bool ghost = have[i].ghost && a->pids_shared;
+        struct restart_record *r = restart_record(a, have[i].name, ghost);
+        if (r && !ghost) {
+            r->ghost_since_ns = 0;
+        } else if (r) {
+            r->ghost_since_ns = r->ghost_since_ns ? r->ghost_since_ns : now;
+            pending |= now - r->ghost_since_ns < GHOST_GRACE_NS;
+        }
+    }
+    return pending;
+}
+
+static bool
+ghost_confirmed(struct libvirt_adapter *a, const char *name, uint64_t now)
+{
+    struct restart_record *r = restart_record(a, name, false);
+    return r && r->ghost_since_ns && now - r->ghost_since_ns >= GHOST_GRACE_NS;
 }
 
 /* One convergence step.  Returns the number of actions taken; errors found on the
@@ -505,8 +590,9 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
          const struct actual *have, size_t n_have, bool *ret_progress)
 {
     int actions = 0, failures = 0;
+    a->ghosts_pending = track_ghosts(a, have, n_have, vnet_mono_ns());
     for (size_t i = 0; i < a->n_errors; i++) {
-        a->errors[i].st.error[0] = '\0';
+        a->errors[i].fresh = false;
     }
     for (size_t i = 0; i < n_want; i++) {
         const struct desired_copy *d = &want[i];
@@ -523,6 +609,18 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
         }
         bool running = x && x->state == LV_RUNNING;
         bool ok = true;
+        if (running && ghost_confirmed(a, d->name, vnet_mono_ns())) {
+            VNLOG_WARN("%s: libvirt reports it running, but its container's controller "
+                       "has been gone for %.0f s; destroying it so that it counts as "
+                       "stopped", d->name, (double) GHOST_GRACE_NS / 1e9);
+            crashpoint("libvirt-destroy");
+            ok = check_rc(a, "destroy (its controller is gone)", d->name,
+                          virDomainDestroy(dom));
+            crashpoint("libvirt-destroyed");
+            running = !ok;
+            restart_record(a, d->name, false)->ghost_since_ns = 0;
+            actions++;
+        }
         if (!x || strcmp(x->spec, d->spec)) {
             restart_forget(a, d->name);     /* a new definition starts afresh */
             if (running) {
@@ -556,13 +654,15 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
             }
         }
         unsigned int quick_stops;
-        uint64_t t0 = vnet_mono_ns();
+        uint64_t delay_ms, t0 = vnet_mono_ns();
         uint64_t wait_ns = (ok && d->running && !running
-                            ? restart_wait_ns(a, d->name, t0, &quick_stops) : 0);
+                            ? restart_wait_ns(a, d->name, t0, &quick_stops, &delay_ms)
+                            : 0);
         if (wait_ns) {
+            /* No countdown in the text: it is logged when it changes. */
             set_error(a, d->name, "it stopped on its own soon after each of its last "
-                      "%u starts (does its program exit?); starting it again in %.1f s",
-                      quick_stops, (double) wait_ns / 1e9);
+                      "%u starts (does its program exit?); starting it again %.0f s "
+                      "after its last stop", quick_stops, (double) delay_ms / 1e3);
             ok = false;
         } else if (ok && d->running && !running) {
             crashpoint("libvirt-start");
@@ -631,6 +731,11 @@ converge(struct libvirt_adapter *a, const struct desired_copy *want, size_t n_wa
         virDomainFree(dom);
         actions++;
     }
+    for (size_t i = 0; i < a->n_errors; i++) {
+        if (!a->errors[i].fresh) {
+            a->errors[i].msg[0] = '\0';    /* its domain is gone or not wanted */
+        }
+    }
     *ret_progress = actions > failures;
     return actions;
 }
@@ -697,9 +802,9 @@ publish(struct libvirt_adapter *a, bool connected, const struct actual *have,
                 e->st.current = !strcmp(want[w].spec, x->spec);
             }
         }
-        const struct status_entry *err = find_status(a->errors, a->n_errors, name);
+        const struct domain_error *err = find_error(a, name);
         if (err) {
-            memcpy(e->st.error, err->st.error, sizeof e->st.error);
+            memcpy(e->st.error, err->msg, sizeof e->st.error);
         }
     }
 
@@ -750,7 +855,8 @@ worker_main(void *a_)
         if (!a->wake && !a->stop) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            unsigned int ms = a->backoff_ms ? a->backoff_ms : PASS_INTERVAL_MS;
+            unsigned int ms = (a->backoff_ms ? a->backoff_ms
+                               : a->ghosts_pending ? GHOST_PASS_MS : PASS_INTERVAL_MS);
             ts.tv_sec += ms / 1000;
             ts.tv_nsec += (long) (ms % 1000) * 1000000;
             if (ts.tv_nsec >= 1000000000) {
@@ -803,7 +909,7 @@ worker_main(void *a_)
             } else {
                 converged = true;
                 for (size_t i = 0; i < a->n_errors; i++) {
-                    converged &= !a->errors[i].st.error[0];
+                    converged &= !a->errors[i].msg[0];
                 }
             }
         }

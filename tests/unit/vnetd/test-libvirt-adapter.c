@@ -6,6 +6,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <libvirt/libvirt.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/log.h"
 #include "lib/util.h"
 #include "vnetd/chain-plan.h"
 #include "vnetd/domain-xml.h"
@@ -45,6 +47,15 @@ wait_converged(struct libvirt_adapter *a)
         usleep(10000);
     }
     return false;
+}
+
+static _Atomic int conflict_lines;
+
+static void
+count_conflicts(const char *line, void *aux)
+{
+    (void) aux;
+    conflict_lines += strstr(line, "not owned by this vnetd") != NULL;
 }
 
 static void
@@ -99,6 +110,24 @@ test_converge_and_ownership(void **state)
     }
     assert_non_null(strstr(st.error, "not owned by this vnetd"));
     assert_false(libvirt_adapter_converged(a));
+
+    /* The conflict persists through further passes; it was logged when it
+     * appeared, not again at every pass ('status' shows it meanwhile). */
+    conflict_lines = 0;
+    vnlog_set_sink(count_conflicts, NULL);
+    struct lv_desired swapped[] = { want3[1], want3[0] };
+    for (int pass = 0; pass < 6; pass++) {
+        /* A changed desired set (here: its order) makes a new pass at once. */
+        libvirt_adapter_set_desired(a, pass % 2 ? want3 : swapped, 2);
+        for (int i = 0; i < 10; i++) {
+            libvirt_adapter_run(a);
+            usleep(10000);
+        }
+    }
+    vnlog_set_sink(NULL, NULL);
+    libvirt_adapter_get_status(a, "foreign-dom", &st);
+    assert_non_null(strstr(st.error, "not owned by this vnetd"));
+    assert_int_equal(conflict_lines, 0);
 
     /* Nothing wanted: ours is removed, the foreign one stays. */
     libvirt_adapter_set_desired(a, NULL, 0);

@@ -15,7 +15,16 @@
  *    (seen in CI's crash matrix; reproduced with 'virsh schedinfo' on any
  *    defined, stopped LXC domain).  The wrapper plays libvirtd: that call on an
  *    inactive domain fails the test.  Such a domain is started again at once only
- *    twice; then with a delay, and its status says why. */
+ *    twice; then with a delay, and its status says why.
+ * 3. A domain libvirt reports running after its container's controller is gone
+ *    (libvirt 9.0 LXC misses the end of a container whose init exits before
+ *    libvirtd has connected to its controller; test-chain's NF that exits at once
+ *    then waited out the 120 s timeout in CI) is destroyed after a grace period
+ *    and counts as a stop -- but only once a live controller has proven that
+ *    libvirtd's pids are visible here.  The wrappers play the LXC driver: the
+ *    connection's type is "LXC" and a domain's id is a controller's pid, a fake
+ *    one (this program, re-executed as "libvirt_lxc --name dom-a") or one that
+ *    does not exist. */
 #include <config.h>
 
 #include <setjmp.h>
@@ -25,8 +34,11 @@
 #include <cmocka.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/util.h"
@@ -50,8 +62,17 @@ int __real_virDomainGetSchedulerParametersFlags(virDomainPtr, virTypedParameterP
 int __wrap_virDomainGetSchedulerParametersFlags(virDomainPtr, virTypedParameterPtr,
                                                 int *, unsigned int);
 
+const char *__real_virConnectGetType(virConnectPtr);
+const char *__wrap_virConnectGetType(virConnectPtr);
+unsigned int __real_virDomainGetID(virDomainPtr);
+unsigned int __wrap_virDomainGetID(virDomainPtr);
+
 static _Atomic int stop_at_start;       /* domains stop as soon as they start */
 static _Atomic int creates;             /* virDomainCreate() calls */
+static _Atomic int creates_g;           /* ... of "dom-g" */
+static _Atomic int lxc_mode;            /* play libvirt's LXC driver */
+static _Atomic unsigned int ctl_a;      /* pid of dom-a's (fake) controller */
+static _Atomic unsigned int ctl_g;      /* pid given as dom-g's controller */
 static _Atomic int sched_on_inactive;   /* calls that crash libvirt 9.0's libvirtd */
 
 char *
@@ -78,6 +99,7 @@ int
 __wrap_virDomainCreate(virDomainPtr d)
 {
     creates++;
+    creates_g += !strcmp(virDomainGetName(d), "dom-g");
     int rc = __real_virDomainCreate(d);
     if (rc == 0 && stop_at_start) {
         virDomainDestroy(d);    /* its init exited at once */
@@ -95,6 +117,21 @@ __wrap_virDomainGetSchedulerParametersFlags(virDomainPtr d, virTypedParameterPtr
         sched_on_inactive++;
     }
     return __real_virDomainGetSchedulerParametersFlags(d, params, n, flags);
+}
+
+const char *
+__wrap_virConnectGetType(virConnectPtr conn)
+{
+    return lxc_mode ? "LXC" : __real_virConnectGetType(conn);
+}
+
+unsigned int
+__wrap_virDomainGetID(virDomainPtr d)
+{
+    const char *name = virDomainGetName(d);
+    return (!lxc_mode ? __real_virDomainGetID(d)
+            : !strcmp(name, "dom-a") ? ctl_a : !strcmp(name, "dom-g") ? ctl_g
+            : __real_virDomainGetID(d));
 }
 
 static char *argv_init[] = { "/bin/init" };
@@ -211,12 +248,123 @@ test_cpu_limits_of_a_stopping_domain(void **state)
     remove_all(a, xml, spec);
 }
 
-int
-main(void)
+/* A pid no process has: the kernel hands out pids below pid_max. */
+static unsigned int
+unused_pid(void)
 {
+    FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+    unsigned int max = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%u", &max), 1);
+    fclose(f);
+    return max;
+}
+
+/* Runs this program again as "libvirt_lxc --name DOMAIN" (see main()). */
+static pid_t
+fake_controller(const char *domain)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) {
+        char *argv[] = { "/usr/lib/libvirt/libvirt_lxc", "--name", (char *) domain,
+                         NULL };
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {     /* until its command line is the new one */
+        char path[64], buf[64] = "";
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int) pid);
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f) {
+            fclose(f);
+        }
+        if (n && strstr(buf, "libvirt_lxc")) {
+            return pid;
+        }
+        usleep(10000);
+    }
+    fail_msg("the fake controller did not start");
+    return -1;
+}
+
+static struct lv_domain_status
+status_after(struct libvirt_adapter *a, const char *dom, int ms)
+{
+    struct lv_domain_status st;
+    for (int t = 0; t < ms; t += 10) {
+        libvirt_adapter_run(a);
+        usleep(10000);
+    }
+    libvirt_adapter_get_status(a, dom, &st);
+    return st;
+}
+
+static void
+test_a_running_domain_without_controller(void **state)
+{
+    (void) state;
+    char *xml_g, *spec_g, *xml_a, *spec_a;
+    build("dom-g", "g", 0, &xml_g, &spec_g);
+    build("dom-a", "a", 0, &xml_a, &spec_a);
+    lxc_mode = 1;
+    creates_g = 0;
+    ctl_g = unused_pid();
+    pid_t fake = fake_controller("dom-a");
+    ctl_a = (unsigned int) fake;
+
+    /* No controller seen yet: nothing shows that libvirtd's pids are ours to
+     * look at, so dom-g's missing controller is no evidence. */
+    struct libvirt_adapter *a = libvirt_adapter_create("test:///default", "me");
+    struct lv_desired want[] = {
+        { "dom-g", xml_g, spec_g, true, { 0, 0, 0 } },
+        { "dom-a", xml_a, spec_a, true, { 0, 0, 0 } },
+    };
+    libvirt_adapter_set_desired(a, want, 1);
+    struct lv_domain_status st = status_after(a, "dom-g", 3500);
+    assert_int_equal(st.state, LV_RUNNING);
+    assert_int_equal(creates_g, 1);
+    assert_string_equal(st.error, "");
+
+    /* dom-a's controller proves it: dom-g, running without one, is destroyed
+     * after the grace period and started again, twice; then it is a VNode that
+     * stops soon after each start. */
+    libvirt_adapter_set_desired(a, want, 2);
+    struct lv_domain_status st_a = status_after(a, "dom-a", 500);
+    assert_int_equal(st_a.state, LV_RUNNING);
+    for (int i = 0; i < 1500 && !st.error[0]; i++) {
+        st = status_after(a, "dom-g", 10);
+    }
+    assert_non_null(strstr(st.error, "stopped on its own soon after each of its last 3"));
+    assert_int_equal(creates_g, 3);
+    assert_int_not_equal(st.state, LV_RUNNING);
+    /* The VNode with a live controller was never touched. */
+    struct lv_domain_status st_a2;
+    libvirt_adapter_get_status(a, "dom-a", &st_a2);
+    assert_int_equal(st_a2.state, LV_RUNNING);
+    assert_true(st_a2.changed_ns == st_a.changed_ns);
+
+    remove_all(a, xml_g, spec_g);
+    free(xml_a);
+    free(spec_a);
+    kill(fake, SIGKILL);
+    waitpid(fake, NULL, 0);
+    lxc_mode = 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+    if (argc == 3 && !strcmp(argv[1], "--name")) {
+        for (;;) {              /* a fake LXC controller; killed by the test */
+            pause();
+        }
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partial_listing_is_not_published),
         cmocka_unit_test(test_cpu_limits_of_a_stopping_domain),
+        cmocka_unit_test(test_a_running_domain_without_controller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
