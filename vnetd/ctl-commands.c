@@ -18,7 +18,7 @@ const struct ctl_option ctl_global_options[] = {
     { "socket", 0, "PATH", "vnetd's control socket (default " VNET_DEFAULT_SOCKET
       ", or $VNET_SOCKET)" },
     { "json", 0, NULL, "print the result as JSON" },
-    { "timeout", 0, "SECS", "give up waiting for vnetd after SECS seconds (default 120)" },
+    { "timeout", 0, "SECS", "give up waiting for vnetd after SECS seconds (default 150)" },
     { "help", 0, NULL, "show this help" },
     { "version", 0, NULL, "show vnetctl's version" },
     { "man", 0, NULL, "print the manual page vnetctl(8) (troff)" },

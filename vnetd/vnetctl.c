@@ -129,7 +129,9 @@ main(int argc, char *argv[])
 {
     struct ctl_context ctx = {
         .socket = getenv("VNET_SOCKET") ? getenv("VNET_SOCKET") : VNET_DEFAULT_SOCKET,
-        .timeout_ms = 120000,
+        /* Longer than vnetd's own operation timeout (--op-timeout, 120 s), so
+         * that an operation vnetd gives up on is answered with its reason. */
+        .timeout_ms = 150000,
         .out = stdout,
         .err = stderr,
     };
