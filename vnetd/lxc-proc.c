@@ -36,8 +36,8 @@ lxc_proc_is_controller(const char *procfs, unsigned int pid, const char *domain)
         return false;
     }
     /* The arguments are NUL-separated; a command line cut at 'size' ends early. */
-    for (ssize_t i = 0; i < n; i += (ssize_t) strlen(buf + i) + 1) {
-        ssize_t next = i + (ssize_t) strlen(buf + i) + 1;
+    for (ssize_t i = 0, next; i < n; i = next) {
+        next = i + (ssize_t) strlen(buf + i) + 1;
         if (!strcmp(buf + i, "--name") && next < n && !strcmp(buf + next, domain)) {
             return true;
         }

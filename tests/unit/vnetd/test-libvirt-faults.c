@@ -45,6 +45,7 @@
 #include "vnetd/chain-plan.h"
 #include "vnetd/domain-xml.h"
 #include "vnetd/libvirt-adapter.h"
+#include "vnetd/lxc-proc.h"
 
 enum fault { FAULT_NONE, FAULT_METADATA, FAULT_STATE };
 static _Atomic int fault = FAULT_NONE;
@@ -272,15 +273,8 @@ fake_controller(const char *domain)
         execv("/proc/self/exe", argv);
         _exit(127);
     }
-    for (int i = 0; i < 200; i++) {     /* until its command line is the new one */
-        char path[64], buf[64] = "";
-        snprintf(path, sizeof path, "/proc/%d/cmdline", (int) pid);
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f) {
-            fclose(f);
-        }
-        if (n && strstr(buf, "libvirt_lxc")) {
+    for (int i = 0; i < 200; i++) {     /* until it has exec'd: what vnetd checks */
+        if (lxc_proc_is_controller("/proc", (unsigned int) pid, domain)) {
             return pid;
         }
         usleep(10000);
